@@ -1,0 +1,57 @@
+// Space-level authorization. A space the viewer has no footing in (another
+// organization, or no grant) is reported as NOT_FOUND, never FORBIDDEN, so ids
+// from other spaces reveal nothing. FORBIDDEN only means "you can see this
+// space, but lack this permission".
+import type { Prisma } from "../generated/prisma/client.ts";
+import type { PrismaClient } from "../db/prisma.ts";
+import { errors } from "../errors.ts";
+import type { Permission } from "./permissions.ts";
+import type { Viewer } from "./viewer.ts";
+
+type SpaceRef = { id: string; organizationId: string };
+
+export function canSeeSpace(viewer: Viewer, space: SpaceRef): boolean {
+  if (viewer.isOrgAdmin) return space.organizationId === viewer.organizationId;
+  return viewer.grants.has(space.id);
+}
+
+export function hasPermission(viewer: Viewer, space: SpaceRef, permission: Permission): boolean {
+  if (!canSeeSpace(viewer, space)) return false;
+  return viewer.isOrgAdmin || (viewer.grants.get(space.id)?.has(permission) ?? false);
+}
+
+/** Throws NOT_FOUND or FORBIDDEN unless `viewer` holds `permission` on `space`. */
+export function assertPermission(viewer: Viewer, space: SpaceRef | null, permission: Permission): asserts space is SpaceRef {
+  if (!space || !canSeeSpace(viewer, space)) throw errors.notFound("Space");
+  if (!hasPermission(viewer, space, permission)) throw errors.forbidden(permission);
+}
+
+/** Loads a space by id and checks `permission` on it. */
+export async function requireSpacePermission(
+  prisma: PrismaClient,
+  viewer: Viewer,
+  spaceId: string,
+  permission: Permission,
+): Promise<SpaceRef & { name: string }> {
+  const space = await prisma.space.findUnique({ where: { id: spaceId }, select: { id: true, organizationId: true, name: true } });
+  assertPermission(viewer, space, permission);
+  return space as SpaceRef & { name: string };
+}
+
+/** Prisma where-fragment: spaces the viewer can see at all. */
+export function visibleSpacesWhere(viewer: Viewer): Prisma.SpaceWhereInput {
+  if (viewer.isOrgAdmin) return { organizationId: viewer.organizationId };
+  return { id: { in: [...viewer.grants.keys()] } };
+}
+
+/** Prisma where-fragment: spaces where the viewer holds `permission`. */
+export function spacesWithPermissionWhere(viewer: Viewer, permission: Permission): Prisma.SpaceWhereInput {
+  if (viewer.isOrgAdmin) return { organizationId: viewer.organizationId };
+  const ids = [...viewer.grants].filter(([, perms]) => perms.has(permission)).map(([id]) => id);
+  return { id: { in: ids } };
+}
+
+/** Organization-level actions (creating spaces, accounts, tokens for others). */
+export function requireOrgAdmin(viewer: Viewer): void {
+  if (!viewer.isOrgAdmin) throw errors.forbidden("organization:admin");
+}

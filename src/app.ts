@@ -1,0 +1,207 @@
+// buildApp(deps): Fastify hosting GraphQL (yoga, /graphql, GraphiQL on),
+// graphql-ws on the same port and path, SSE subscriptions (yoga's own), the
+// disk store's signed blob routes, health checks and REST error rendering.
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
+import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { ExecutionArgs } from "graphql";
+import { processRequest } from "graphql-upload-minimal";
+import { useServer } from "graphql-ws/use/ws";
+import { createYoga } from "graphql-yoga";
+import { WebSocketServer } from "ws";
+import { AppError, ERROR_STATUS, type ErrorCode, isAppError } from "./errors.ts";
+import type { Deps } from "./deps.ts";
+import { createContext } from "./graphql/context.ts";
+import { createMaskError } from "./graphql/errors.ts";
+import { schema } from "./graphql/schema.ts";
+import { runWithRequestId } from "./request-context.ts";
+import { registerDiskBlobRoutes } from "./storage/disk-blob.routes.ts";
+import { DiskBlobStore } from "./storage/disk-blob-store.ts";
+
+/** Headers that prove a request is not a browser "simple request" (CSRF). */
+export const CSRF_HEADERS = ["x-graphql-yoga-csrf", "apollo-require-preflight", "graphql-preflight"];
+
+export type App = {
+  fastify: FastifyInstance;
+  /** Listens and returns the bound port. */
+  start(port?: number, host?: string): Promise<number>;
+  stop(): Promise<void>;
+};
+
+type ServerContext = { req: FastifyRequest | IncomingMessage; reply?: FastifyReply; connectionParams?: Record<string, unknown> };
+
+/** Bearer credentials from connectionParams (graphql-ws) or the HTTP Authorization header. */
+function authorizationOf(ctx: ServerContext): string | undefined {
+  const params = ctx.connectionParams;
+  if (params) {
+    const value = params.authorization ?? params.Authorization;
+    if (typeof value === "string") return value;
+    if (typeof params.token === "string") return `Bearer ${params.token}`;
+  }
+  const header = ctx.req.headers.authorization;
+  return typeof header === "string" ? header : undefined;
+}
+
+function errorBody(code: ErrorCode, message: string, requestId?: string) {
+  return { error: { code, message, ...(requestId ? { requestId } : {}) } };
+}
+
+export async function buildApp(deps: Deps): Promise<App> {
+  const { config, logger } = deps;
+  const fastify = Fastify({
+    logger: config.logLevel === "silent" ? false : { level: config.logLevel },
+    genReqId: () => `req_${randomUUID()}`,
+    requestIdHeader: false,
+    bodyLimit: 1024 * 1024,
+    // Presigned URLs carry long query strings.
+    routerOptions: { maxParamLength: 1024 },
+  });
+
+  const yoga = createYoga<ServerContext>({
+    schema,
+    graphqlEndpoint: "/graphql",
+    graphiql: { title: "Cabinet", subscriptionsProtocol: "WS" },
+    landingPage: false,
+    // Multipart is handled by graphql-upload-minimal below: yoga's own buffers whole files.
+    multipart: false,
+    logging: {
+      debug: () => {},
+      info: (...a) => logger.info({ args: a }, "yoga"),
+      warn: (...a) => logger.warn({ args: a }, "yoga"),
+      error: (...a) => logger.error({ args: a }, "yoga"),
+    },
+    maskedErrors: { maskError: createMaskError((msg, fields) => logger.error(fields, msg)) },
+    context: (ctx) =>
+      createContext(deps, {
+        authorization: authorizationOf(ctx),
+        requestId: "id" in ctx.req && typeof ctx.req.id === "string" ? ctx.req.id : `ws_${randomUUID()}`,
+      }),
+    plugins: [
+      EnvelopArmorPlugin({
+        maxDepth: { n: 16 },
+        maxAliases: { n: 15, allowList: [] },
+        maxDirectives: { n: 5 },
+        costLimit: { maxCost: 10_000 },
+        maxTokens: { n: 5_000 },
+      }),
+      useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
+    ],
+  });
+
+  fastify.setErrorHandler((error, req, reply) => {
+    if (isAppError(error)) return reply.code(error.status).send(errorBody(error.code, error.message));
+    const e = error as { statusCode?: number; validation?: unknown; message: string; code?: string };
+    if (e.validation) return reply.code(400).send(errorBody("BAD_USER_INPUT", e.message));
+    const status = e.statusCode ?? 500;
+    if (status === 413) return reply.code(413).send(errorBody("LIMITS_REACHED", e.message));
+    if (status === 415) return reply.code(415).send(errorBody("UNSUPPORTED_MEDIA_TYPE", e.message));
+    if (status >= 400 && status < 500) return reply.code(status).send(errorBody("BAD_USER_INPUT", e.message));
+    req.log.error({ err: error }, "unexpected error");
+    return reply.code(500).send(errorBody("INTERNAL_SERVER_ERROR", "Unexpected error.", req.id));
+  });
+  fastify.setNotFoundHandler((_req, reply) => reply.code(404).send(errorBody("NOT_FOUND", "No such route")));
+
+  fastify.get("/healthz", async () => ({ status: "ok" }));
+  fastify.get("/readyz", async (_req, reply) => {
+    const checks: Record<string, { ok: boolean; code?: string; message?: string }> = {};
+    try {
+      await deps.prisma.$queryRaw`SELECT 1`;
+      checks.database = { ok: true };
+    } catch (e) {
+      checks.database = { ok: false, code: "DATABASE_UNAVAILABLE", message: (e as Error).message };
+    }
+    try {
+      await deps.blobStore.checkReady();
+      checks.storage = { ok: true };
+    } catch (e) {
+      checks.storage = isAppError(e)
+        ? { ok: false, code: e.code, message: e.message }
+        : { ok: false, code: "STORAGE_UNAVAILABLE", message: (e as Error).message };
+    }
+    const ready = Object.values(checks).every((c) => c.ok);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
+  });
+
+  if (deps.blobStore instanceof DiskBlobStore) registerDiskBlobRoutes(fastify, deps.blobStore);
+
+  // GraphQL over HTTP. Multipart bodies are parsed by graphql-upload-minimal,
+  // which hands yoga the operations with streaming Upload promises.
+  await fastify.register(async (scope) => {
+    scope.addContentTypeParser("multipart/form-data", (_req, _payload, done) => done(null));
+    scope.route({
+      url: "/graphql",
+      method: ["GET", "POST", "OPTIONS"],
+      handler: async (req, reply) =>
+        runWithRequestId(req.id, async () => {
+          if (req.headers["content-type"]?.startsWith("multipart/form-data")) {
+            // CSRF check first: a multipart form is a "simple request" a browser can forge.
+            if (!CSRF_HEADERS.some((h) => req.headers[h])) {
+              return reply.code(400).send({ errors: [{ message: "Multipart requests need a CSRF header (e.g. x-graphql-yoga-csrf)", extensions: { code: "BAD_USER_INPUT" } }] });
+            }
+            try {
+              req.body = await processRequest(req.raw, reply.raw, { maxFiles: 10 });
+            } catch (e) {
+              const status = (e as { status?: number }).status ?? 400;
+              return reply.code(status).send({ errors: [{ message: (e as Error).message, extensions: { code: status === 413 ? "LIMITS_REACHED" : "BAD_USER_INPUT" } }] });
+            }
+          }
+          const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply });
+          response.headers.forEach((value, key) => void reply.header(key, value));
+          reply.status(response.status);
+          return reply.send(response.body);
+        }),
+    });
+  });
+
+  // graphql-ws on the same port and path, sharing yoga's schema, plugins and context.
+  const wsServer = new WebSocketServer({ noServer: true });
+  fastify.server.on("upgrade", (req, socket, head) => {
+    const path = new URL(req.url ?? "/", "http://localhost").pathname;
+    if (path !== "/graphql") return socket.destroy();
+    wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit("connection", ws, req));
+  });
+  type EnvelopedArgs = ExecutionArgs & { rootValue: { execute: (a: ExecutionArgs) => unknown; subscribe: (a: ExecutionArgs) => unknown } };
+  const wsDisposable = useServer(
+    {
+      execute: (args) => (args as EnvelopedArgs).rootValue.execute(args) as never,
+      subscribe: (args) => (args as EnvelopedArgs).rootValue.subscribe(args) as never,
+      onSubscribe: async (ctx, _id, params) => {
+        const { schema: s, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+          connectionParams: ctx.connectionParams,
+        });
+        const args = {
+          schema: s,
+          operationName: params.operationName,
+          document: parse(params.query),
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+        const validationErrors = validate(args.schema, args.document);
+        return validationErrors.length ? validationErrors : (args as ExecutionArgs);
+      },
+    },
+    wsServer,
+  );
+
+  return {
+    fastify,
+    async start(port = config.port, host = config.host) {
+      await fastify.listen({ port, host });
+      const address = fastify.server.address();
+      return typeof address === "object" && address ? address.port : port;
+    },
+    async stop() {
+      await wsDisposable.dispose();
+      wsServer.close();
+      await fastify.close();
+    },
+  };
+}
+

@@ -1,0 +1,92 @@
+// Admin commands. Results go to stdout (and nothing else does), so scripts can
+// capture them: TOKEN=$(npm run --silent cli -- create-token --admin)
+import { parseArgs } from "node:util";
+import pino from "pino";
+import { ConfigError, loadConfig } from "./config.ts";
+import { createDeps } from "./deps.ts";
+import { resolveRuntime } from "./runtime.ts";
+
+const USAGE = `Usage: npm run --silent cli -- <command> [options]
+
+Commands:
+  create-token --admin [--org <org_id>] [--name <name>]   print a new organization-admin token
+  create-org --name <name> [--quota <bytes>] [--max-file-size <bytes>]   print the new organization id
+  create-space --name <name> [--org <org_id>]              print the new space id
+  usage [--org <org_id>]                                   print storage usage as JSON
+`;
+
+async function main(argv: string[]) {
+  const [command, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      admin: { type: "boolean", default: false },
+      org: { type: "string" },
+      name: { type: "string" },
+      quota: { type: "string" },
+      "max-file-size": { type: "string" },
+    },
+  });
+  if (!command || command === "help" || command === "--help") {
+    process.stdout.write(USAGE);
+    return;
+  }
+
+  const config = loadConfig();
+  // Logs go to stderr: stdout carries only the command's result.
+  const logger = pino({ level: config.logLevel === "info" ? "warn" : config.logLevel }, pino.destination(2));
+  const runtime = await resolveRuntime(config, (msg) => logger.info(msg));
+  const deps = await createDeps(config, runtime, { logger });
+  try {
+    const { organizations, accounts, spaces } = deps.services;
+    const orgId = async () => values.org ?? (await organizations.defaultOrganization()).id;
+    switch (command) {
+      case "create-token": {
+        if (!values.admin) throw new ConfigError("create-token needs --admin (other tokens are made through GraphQL)");
+        const { secret } = await accounts.createAdminTokenUnchecked(await orgId(), values.name ?? "cli");
+        process.stdout.write(secret + "\n");
+        break;
+      }
+      case "create-org": {
+        if (!values.name) throw new ConfigError("create-org needs --name");
+        const org = await organizations.createOrganization({
+          name: values.name,
+          quotaBytes: values.quota ? BigInt(values.quota) : undefined,
+          maxFileSizeBytes: values["max-file-size"] ? BigInt(values["max-file-size"]) : undefined,
+        });
+        process.stdout.write(org.id + "\n");
+        break;
+      }
+      case "create-space": {
+        if (!values.name) throw new ConfigError("create-space needs --name");
+        const space = await spaces.createSpaceUnchecked({ organizationId: await orgId(), name: values.name });
+        process.stdout.write(space.id + "\n");
+        break;
+      }
+      case "usage": {
+        const org = await deps.prisma.organization.findUniqueOrThrow({ where: { id: await orgId() }, include: { spaces: true } });
+        const out = {
+          organizationId: org.id,
+          quotaBytes: Number(org.quotaBytes),
+          usedBytes: Number(org.usedBytes),
+          spaces: org.spaces.map((s) => ({ id: s.id, name: s.name, usedBytes: Number(s.usedBytes) })),
+        };
+        process.stdout.write(JSON.stringify(out, null, 2) + "\n");
+        break;
+      }
+      default:
+        throw new ConfigError(`Unknown command "${command}"\n\n${USAGE}`);
+    }
+  } finally {
+    await deps.close();
+    await runtime.stopDatabase();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(e instanceof ConfigError ? `${e.message}\n` : `${(e as Error)?.stack ?? e}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,86 @@
+// The only wiring point: builds every long-lived dependency from a Config and
+// the resolved runtime settings, and knows how to shut them down in order.
+import path from "node:path";
+import type { Config } from "./config.ts";
+import { createPrisma, type PrismaClient, type PrismaOptions } from "./db/prisma.ts";
+import { createJobQueue, type JobQueue } from "./jobs/queue.ts";
+import type { JobHandlers } from "./jobs/catalogue.ts";
+import { createAccountService } from "./modules/account/account.service.ts";
+import { createAssetService } from "./modules/asset/asset.service.ts";
+import { blobJobHandlers } from "./modules/blob/blob.jobs.ts";
+import { createEntryService } from "./modules/entry/entry.service.ts";
+import { createOrganizationService } from "./modules/organization/organization.service.ts";
+import { createSpaceService } from "./modules/space/space.service.ts";
+import { createPostgresPubSub, type CabinetPubSub } from "./pubsub.ts";
+import type { BlobStore } from "./storage/blob-store.ts";
+import { DiskBlobStore } from "./storage/disk-blob-store.ts";
+import { S3BlobStore } from "./storage/s3-blob-store.ts";
+
+export type Logger = {
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+};
+
+/** Settings only known at start-up (embedded database URL, generated secrets). */
+export type Runtime = {
+  databaseUrl: string;
+  signingSecret: string;
+  /** Base URL clients reach this server on. */
+  publicUrl: string;
+};
+
+export type Deps = Awaited<ReturnType<typeof createDeps>>;
+
+export function createBlobStore(config: Config, runtime: Runtime): BlobStore {
+  if (config.s3) return new S3BlobStore(config.s3);
+  return new DiskBlobStore({ root: path.join(config.dataDir, "blobs"), publicUrl: runtime.publicUrl, signingSecret: runtime.signingSecret });
+}
+
+export async function createDeps(
+  config: Config,
+  runtime: Runtime,
+  options: { logger: Logger; prisma?: PrismaOptions; blobStore?: BlobStore },
+) {
+  const { logger } = options;
+  const prisma: PrismaClient = createPrisma(runtime.databaseUrl, options.prisma);
+  const blobStore = options.blobStore ?? createBlobStore(config, runtime);
+  const queue: JobQueue = createJobQueue({ databaseUrl: runtime.databaseUrl, log: (msg, err) => logger.error({ err }, msg) });
+  const pubsub: CabinetPubSub = await createPostgresPubSub(runtime.databaseUrl, (msg, err) => logger.error({ err }, msg));
+  await queue.start();
+
+  const accounts = createAccountService({ prisma });
+  const services = {
+    accounts,
+    organizations: createOrganizationService({
+      prisma,
+      accounts,
+      defaults: { quotaBytes: config.defaultQuotaBytes, maxFileSizeBytes: config.defaultMaxFileSizeBytes },
+    }),
+    spaces: createSpaceService({ prisma }),
+    entries: createEntryService({ prisma, pubsub }),
+    assets: createAssetService({ prisma, blobStore, queue, pubsub }),
+  };
+
+  const jobHandlers: JobHandlers = {
+    ...blobJobHandlers({ blobStore }),
+  };
+
+  return {
+    config,
+    runtime,
+    logger,
+    prisma,
+    blobStore,
+    queue,
+    pubsub,
+    services,
+    /** Starts this process's workers for every job in the catalogue. */
+    startWorkers: (pollingIntervalSeconds?: number) => queue.work(jobHandlers, { pollingIntervalSeconds }),
+    async close() {
+      await queue.stop();
+      await pubsub.close();
+      await prisma.$disconnect();
+    },
+  };
+}

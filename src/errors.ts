@@ -1,0 +1,66 @@
+// One error type for the whole service. Services throw AppError; GraphQL renders
+// it as extensions.code (graphql/errors.ts) and REST as { error: { code, message } }
+// with the status below. Anything else is unexpected: masked for clients, logged.
+
+export const ERROR_STATUS = {
+  BAD_USER_INPUT: 400,
+  INVALID_PATH: 400,
+  INVALID_DATA_URL: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  URL_FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  ALREADY_EXISTS: 409,
+  PATH_IS_DIRECTORY: 409,
+  PATH_IS_FILE: 409,
+  UPLOAD_INCOMPLETE: 409,
+  LIMITS_REACHED: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  URL_FETCH_FAILED: 502,
+  STORAGE_NOT_CONFIGURED: 503,
+  STORAGE_UNAVAILABLE: 503,
+  INTERNAL_SERVER_ERROR: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "AppError";
+    this.code = code;
+    this.details = details;
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+}
+
+export const isAppError = (e: unknown): e is AppError => e instanceof AppError;
+
+export const errors = {
+  unauthenticated: (message = "A valid bearer token is required") => new AppError("UNAUTHENTICATED", message),
+  forbidden: (permission: string) =>
+    new AppError("FORBIDDEN", `Missing permission ${permission}`, { permission }),
+  // One message for "does not exist" and "not yours": other spaces must be indistinguishable.
+  notFound: (what: string) => new AppError("NOT_FOUND", `${what} not found`),
+  badInput: (message: string, details?: Record<string, unknown>) => new AppError("BAD_USER_INPUT", message, details),
+  invalidPath: (message: string) => new AppError("INVALID_PATH", message),
+  alreadyExists: (name: string) => new AppError("ALREADY_EXISTS", `An entry named "${name}" already exists here`, { name }),
+  pathIsDirectory: (path: string) => new AppError("PATH_IS_DIRECTORY", `"${path}" is a folder`, { path }),
+  pathIsFile: (path: string) => new AppError("PATH_IS_FILE", `"${path}" is a file`, { path }),
+  limitsReached: (message: string, details?: Record<string, unknown>) => new AppError("LIMITS_REACHED", message, details),
+  storageUnavailable: (cause: unknown) =>
+    new AppError("STORAGE_UNAVAILABLE", "The blob store is not reachable", undefined, { cause }),
+};
+
+/** Prisma error codes we turn into domain errors; everything else stays unexpected. */
+export function fromPrismaError(e: unknown, onUniqueViolation: () => AppError): unknown {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (code === "P2002") return onUniqueViolation();
+  return e;
+}

@@ -1,0 +1,150 @@
+// Files (FILE entries) and their bytes. Every upload path (GraphQL multipart,
+// REST bodies, imports) ends in `storeAsset`: bytes stream to the blob store
+// under a fresh random key while being counted and hashed, then one transaction
+// bills the quota, records the blob and points the entry at it. If anything
+// fails after the bytes landed, the object is deleted again.
+import type { Readable } from "node:stream";
+import type { PrismaClient, Tx } from "../../db/prisma.ts";
+import { requireSpacePermission, hasPermission } from "../../access/space-access.ts";
+import type { Viewer } from "../../access/viewer.ts";
+import { AppError, errors } from "../../errors.ts";
+import { newId, randomToken } from "../../ids.ts";
+import type { JobQueue } from "../../jobs/queue.ts";
+import type { CabinetPubSub } from "../../pubsub.ts";
+import type { BlobStore } from "../../storage/blob-store.ts";
+import { MeteredStream } from "../../storage/metered-stream.ts";
+import { ensureFolderPath, spaceEvent } from "../entry/entry.service.ts";
+import { joinPath, normalizePath } from "../entry/entry-path.ts";
+import { resolveChain } from "../entry/entry-tree.sql.ts";
+
+export type AssetService = ReturnType<typeof createAssetService>;
+
+export type UploadInput = {
+  spaceId: string;
+  path: string;
+  body: Readable;
+  /** Content type the client declared; application/octet-stream when absent. */
+  declaredType?: string | null;
+  createParents?: boolean | null;
+};
+
+const DEFAULT_TYPE = "application/octet-stream";
+
+/** Bills `delta` bytes to the organization unless that would cross its quota. */
+async function billUsage(tx: Tx, organizationId: string, spaceId: string, delta: bigint): Promise<void> {
+  if (delta === 0n) return;
+  const billed = await tx.$executeRaw`
+    UPDATE organizations SET used_bytes = used_bytes + ${delta}
+     WHERE id = ${organizationId} AND used_bytes + ${delta} <= quota_bytes`;
+  if (billed === 0) throw errors.limitsReached("The organization's storage quota is used up", { reason: "QUOTA" });
+  await tx.$executeRaw`UPDATE spaces SET used_bytes = used_bytes + ${delta} WHERE id = ${spaceId}`;
+}
+
+export function createAssetService(deps: { prisma: PrismaClient; blobStore: BlobStore; queue: JobQueue; pubsub: CabinetPubSub }) {
+  const { prisma, blobStore, queue, pubsub } = deps;
+
+  async function uploadAsset(viewer: Viewer, input: UploadInput) {
+    const space = await requireSpacePermission(prisma, viewer, input.spaceId, "assets:create");
+    const segments = normalizePath(input.path);
+    if (segments.length === 0) throw errors.pathIsDirectory("/");
+
+    // Cheap pre-checks so obvious mistakes fail before any byte is stored.
+    // The transaction below re-checks everything under a row lock.
+    const chain = await resolveChain(prisma, space.id, segments);
+    for (const link of chain.slice(0, -1)) {
+      if (link.kind === "FILE") throw errors.pathIsFile(joinPath(segments.slice(0, link.depth)));
+    }
+    const target = chain.length === segments.length + 1 ? chain[chain.length - 1]! : undefined;
+    if (target?.kind === "FOLDER") throw errors.pathIsDirectory(joinPath(segments));
+    if (target && !hasPermission(viewer, space, "assets:update")) throw errors.forbidden("assets:update");
+    if (!target && chain.length < segments.length && !input.createParents) {
+      throw errors.notFound(`Folder "${joinPath(segments.slice(0, -1))}"`);
+    }
+
+    const org = await prisma.organization.findUniqueOrThrow({ where: { id: space.organizationId } });
+    const replacedSize = target
+      ? ((await prisma.entry.findUnique({ where: { id: target.id }, select: { blob: { select: { size: true } } } }))?.blob?.size ?? 0n)
+      : 0n;
+    const quotaLeft = org.quotaBytes - org.usedBytes + replacedSize;
+    const limit = Number(org.maxFileSizeBytes < quotaLeft ? org.maxFileSizeBytes : quotaLeft < 0n ? 0n : quotaLeft);
+    const meter = new MeteredStream(limit, (l) =>
+      l === Number(org.maxFileSizeBytes)
+        ? errors.limitsReached(`The file is larger than the ${l} byte limit`, { reason: "MAX_FILE_SIZE", limit: l })
+        : errors.limitsReached("The organization's storage quota is used up", { reason: "QUOTA" }),
+    );
+
+    const key = randomToken(20);
+    const contentType = input.declaredType?.trim() || DEFAULT_TYPE;
+    input.body.on("error", (e) => meter.destroy(e));
+    try {
+      await blobStore.put(key, input.body.pipe(meter), { contentType });
+    } catch (e) {
+      input.body.resume(); // drain whatever the client still sends
+      throw e instanceof AppError ? e : errors.storageUnavailable(e);
+    }
+
+    try {
+      const result = await prisma.$transaction((tx) =>
+        commitUpload(tx, viewer, { space, segments, key, contentType, size: BigInt(meter.bytes), sha256: meter.sha256(), createParents: !!input.createParents }),
+      );
+      for (const f of result.createdFolders) pubsub.publish("space.events", space.id, spaceEvent("CREATED", space.id, { ...f, kind: "FOLDER" }));
+      pubsub.publish("space.events", space.id, spaceEvent(result.replaced ? "UPDATED" : "CREATED", space.id, result.entry));
+      return result.entry;
+    } catch (e) {
+      await blobStore.delete(key).catch(() => {});
+      throw e;
+    }
+  }
+
+  async function commitUpload(
+    tx: Tx,
+    viewer: Viewer,
+    u: { space: { id: string; organizationId: string }; segments: string[]; key: string; contentType: string; size: bigint; sha256: string; createParents: boolean },
+  ) {
+    const createdFolders: { id: string; parentId: string; name: string }[] = [];
+    const parentId = await ensureFolderPath(tx, u.space.id, u.segments.slice(0, -1), {
+      createMissing: u.createParents,
+      createdById: viewer.accountId,
+      created: createdFolders,
+    });
+    const name = u.segments[u.segments.length - 1]!;
+    const [existing] = await tx.$queryRaw<{ id: string; kind: "FOLDER" | "FILE"; blob_id: string | null }[]>`
+      SELECT id, kind::text AS kind, blob_id FROM entries WHERE parent_id = ${parentId} AND name = ${name} FOR UPDATE`;
+    if (existing?.kind === "FOLDER") throw errors.pathIsDirectory(joinPath(u.segments));
+    if (existing && !hasPermission(viewer, u.space, "assets:update")) throw errors.forbidden("assets:update");
+    const old = existing?.blob_id ? await tx.blob.findUnique({ where: { id: existing.blob_id } }) : null;
+
+    await billUsage(tx, u.space.organizationId, u.space.id, u.size - (old?.size ?? 0n));
+    const blob = await tx.blob.create({
+      data: {
+        id: newId("Blob"), organizationId: u.space.organizationId, spaceId: u.space.id, key: u.key,
+        status: "READY", size: u.size, contentType: u.contentType, sha256: u.sha256,
+      },
+    });
+    const now = new Date();
+    const entry = existing
+      ? await tx.entry.update({ where: { id: existing.id }, data: { blobId: blob.id, updatedAt: now } })
+      : await tx.entry.create({
+          data: { id: newId("Entry"), spaceId: u.space.id, parentId, kind: "FILE", name, blobId: blob.id, createdById: viewer.accountId, createdAt: now, updatedAt: now },
+        });
+    if (old) {
+      await tx.blob.delete({ where: { id: old.id } });
+      // Enqueued in this transaction: the old object is purged exactly when the swap commits.
+      await queue.send("blob.purge", { key: old.key }, { tx });
+    }
+    return { entry, replaced: !!existing, createdFolders };
+  }
+
+  /** Time-limited download URL for a file the viewer can read. */
+  async function downloadUrl(entry: { name: string; blob: { key: string; contentType: string } | null }, options: { expiresInSeconds: number; disposition?: "inline" | "attachment" }) {
+    if (!entry.blob) throw new AppError("UPLOAD_INCOMPLETE", "The file has no content yet");
+    return blobStore.presignGet(entry.blob.key, {
+      expiresInSeconds: options.expiresInSeconds,
+      fileName: entry.name,
+      disposition: options.disposition ?? "attachment",
+      contentType: entry.blob.contentType,
+    });
+  }
+
+  return { uploadAsset, downloadUrl };
+}

@@ -1,0 +1,41 @@
+// The SQL that walks the entry tree. Paths are never stored: they are derived
+// here, so rename and move stay one-row updates whatever the subtree size.
+import DataLoader from "dataloader";
+import type { PrismaClient, Tx } from "../../db/prisma.ts";
+
+export type ChainLink = { id: string; kind: "FOLDER" | "FILE"; depth: number };
+
+/**
+ * Walks `segments` from the space root in one statement and returns the
+ * existing prefix of the path: link 0 is the root, link i is segments[i-1].
+ * The path exists when the result has segments.length + 1 links.
+ */
+export async function resolveChain(db: PrismaClient | Tx, spaceId: string, segments: readonly string[]): Promise<ChainLink[]> {
+  return db.$queryRaw<ChainLink[]>`
+    WITH RECURSIVE walk(id, kind, depth) AS (
+      SELECT e.id, e.kind, 0 FROM entries e WHERE e.space_id = ${spaceId} AND e.parent_id IS NULL
+      UNION ALL
+      SELECT c.id, c.kind, w.depth + 1
+        FROM walk w
+        JOIN entries c ON c.parent_id = w.id AND c.name = (${segments}::text[])[w.depth + 1]
+       WHERE w.depth < cardinality(${segments}::text[])
+    )
+    SELECT id, kind::text AS kind, depth FROM walk ORDER BY depth`;
+}
+
+/** Batches path lookups for many entries into one recursive query (used by GraphQL `path`). */
+export function createPathLoader(prisma: PrismaClient): DataLoader<string, string | null> {
+  return new DataLoader(async (ids) => {
+    const rows = await prisma.$queryRaw<{ start_id: string; path: string }[]>`
+      WITH RECURSIVE up(start_id, id, parent_id, name, depth) AS (
+        SELECT e.id, e.id, e.parent_id, e.name, 0 FROM entries e WHERE e.id = ANY(${ids as string[]}::text[])
+        UNION ALL
+        SELECT up.start_id, p.id, p.parent_id, p.name, up.depth + 1
+          FROM up JOIN entries p ON p.id = up.parent_id
+      )
+      SELECT start_id, coalesce(string_agg(name, '/' ORDER BY depth DESC) FILTER (WHERE parent_id IS NOT NULL), '') AS path
+        FROM up GROUP BY start_id`;
+    const byId = new Map(rows.map((r) => [r.start_id, r.path]));
+    return ids.map((id) => byId.get(id) ?? null);
+  });
+}

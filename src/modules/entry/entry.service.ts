@@ -1,0 +1,116 @@
+// The folder tree: every write to entries goes through here (or through
+// asset.service.ts, which uses the helpers below for the file's parents).
+import type { PrismaClient, Tx } from "../../db/prisma.ts";
+import { requireSpacePermission } from "../../access/space-access.ts";
+import type { Viewer } from "../../access/viewer.ts";
+import { errors } from "../../errors.ts";
+import { newId } from "../../ids.ts";
+import type { CabinetPubSub, SpaceEvent } from "../../pubsub.ts";
+import { joinPath, normalizeName, normalizePath } from "./entry-path.ts";
+import { resolveChain } from "./entry-tree.sql.ts";
+
+export type EntryService = ReturnType<typeof createEntryService>;
+
+type CreatedFolder = { id: string; parentId: string; name: string };
+
+/**
+ * Makes sure the folders `segments` exist under the space root and returns the
+ * id of the deepest one. Missing folders are created only when `createMissing`;
+ * otherwise NOT_FOUND. A file anywhere along the way is PATH_IS_FILE.
+ * Concurrent creators of the same folder converge on one row (ON CONFLICT).
+ */
+export async function ensureFolderPath(
+  tx: Tx,
+  spaceId: string,
+  segments: readonly string[],
+  options: { createMissing: boolean; createdById: string | null; created?: CreatedFolder[] },
+): Promise<string> {
+  const chain = await resolveChain(tx, spaceId, segments);
+  const root = chain[0];
+  if (!root) throw errors.notFound("Space");
+  for (const link of chain) {
+    if (link.kind === "FILE") throw errors.pathIsFile(joinPath(segments.slice(0, link.depth)));
+  }
+  let parentId = chain[chain.length - 1]!.id;
+  for (let depth = chain.length - 1; depth < segments.length; depth++) {
+    const name = segments[depth]!;
+    if (!options.createMissing) throw errors.notFound(`Folder "${joinPath(segments.slice(0, depth + 1))}"`);
+    const id = newId("Entry");
+    const inserted = await tx.$queryRaw<{ id: string }[]>`
+      INSERT INTO entries (id, space_id, parent_id, kind, name, created_by_id)
+      VALUES (${id}, ${spaceId}, ${parentId}, 'FOLDER', ${name}, ${options.createdById})
+      ON CONFLICT (parent_id, name) DO NOTHING RETURNING id`;
+    if (inserted.length > 0) {
+      options.created?.push({ id, parentId, name });
+      parentId = id;
+      continue;
+    }
+    const raced = await tx.entry.findUniqueOrThrow({ where: { parentId_name: { parentId, name } }, select: { id: true, kind: true } });
+    if (raced.kind === "FILE") throw errors.pathIsFile(joinPath(segments.slice(0, depth + 1)));
+    parentId = raced.id;
+  }
+  return parentId;
+}
+
+export function spaceEvent(type: SpaceEvent["type"], spaceId: string, e: { id: string; parentId: string | null; name: string; kind: "FOLDER" | "FILE" }): SpaceEvent {
+  return { type, spaceId, entryId: e.id, parentId: e.parentId, name: e.name, kind: e.kind, at: new Date().toISOString() };
+}
+
+export function createEntryService(deps: { prisma: PrismaClient; pubsub: CabinetPubSub }) {
+  const { prisma, pubsub } = deps;
+
+  const publishCreated = (spaceId: string, folders: CreatedFolder[]) => {
+    for (const f of folders) pubsub.publish("space.events", spaceId, spaceEvent("CREATED", spaceId, { ...f, kind: "FOLDER" }));
+  };
+
+  /**
+   * Creates a folder either as `name` under `parentId`, or at `path` (its
+   * missing parents created when `createParents`).
+   */
+  async function createFolder(
+    viewer: Viewer,
+    input: { spaceId: string; parentId?: string | null; name?: string | null; path?: string | null; createParents?: boolean | null },
+  ) {
+    await requireSpacePermission(prisma, viewer, input.spaceId, "assets:create");
+    const byPath = input.path != null;
+    if (byPath === (input.parentId != null || input.name != null)) {
+      throw errors.badInput("Give either `path`, or `parentId` and `name`");
+    }
+    const created: CreatedFolder[] = [];
+    const folder = await prisma.$transaction(async (tx) => {
+      let parentId: string;
+      let name: string;
+      if (byPath) {
+        const segments = normalizePath(input.path!);
+        if (segments.length === 0) throw errors.alreadyExists("/");
+        name = segments[segments.length - 1]!;
+        parentId = await ensureFolderPath(tx, input.spaceId, segments.slice(0, -1), {
+          createMissing: input.createParents ?? false,
+          createdById: viewer.accountId,
+          created,
+        });
+      } else {
+        if (!input.parentId || input.name == null) throw errors.badInput("`parentId` and `name` go together");
+        name = normalizeName(input.name);
+        const parent = await tx.entry.findFirst({ where: { id: input.parentId, spaceId: input.spaceId }, select: { id: true, kind: true } });
+        if (!parent) throw errors.notFound("Folder");
+        if (parent.kind !== "FOLDER") throw errors.pathIsFile(parent.id);
+        parentId = parent.id;
+      }
+      const clash = await tx.entry.findUnique({ where: { parentId_name: { parentId, name } }, select: { kind: true } });
+      if (clash) throw clash.kind === "FILE" ? errors.pathIsFile(name) : errors.alreadyExists(name);
+      try {
+        return await tx.entry.create({
+          data: { id: newId("Entry"), spaceId: input.spaceId, parentId, kind: "FOLDER", name, createdById: viewer.accountId },
+        });
+      } catch (e) {
+        if ((e as { code?: string }).code === "P2002") throw errors.alreadyExists(name);
+        throw e;
+      }
+    });
+    publishCreated(input.spaceId, [...created, { id: folder.id, parentId: folder.parentId!, name: folder.name }]);
+    return folder;
+  }
+
+  return { createFolder, publishCreated };
+}

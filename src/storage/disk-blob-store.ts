@@ -1,0 +1,143 @@
+// Local-disk BlobStore, the embedded default. Objects live under <root>/<k0k1>/<key>;
+// writes go to <root>/.partial first and are renamed into place only when the
+// whole stream arrived, so a half-written object is never visible. Presigned
+// URLs point at this server's /blobs route (disk-blob.routes.ts), signed with
+// HMAC over everything the holder must not change (signed-url.ts).
+import { createReadStream, createWriteStream } from "node:fs";
+import { access, constants, mkdir, rename, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { AppError } from "../errors.ts";
+import { randomToken } from "../ids.ts";
+import type { BlobHead, BlobStore, ByteRange, PresignGetOptions, PresignPutOptions, UploadRequest } from "./blob-store.ts";
+import { contentDisposition } from "./content-disposition.ts";
+import { Q, sign, type SignedFields } from "./signed-url.ts";
+
+// Keys are server-made (ids.ts alphabet); anything else is refused so a key can never walk the tree.
+const KEY_PATTERN = /^[0-9a-z]{16,64}$/;
+
+export type DiskBlobStoreOptions = {
+  root: string;
+  /** Base URL of this server as clients reach it, e.g. http://localhost:4000 */
+  publicUrl: string;
+  signingSecret: string;
+};
+
+export class DiskBlobStore implements BlobStore {
+  readonly driver = "disk" as const;
+  readonly root: string;
+  readonly signingSecret: string;
+  private readonly publicUrl: string;
+  private readonly partialDir: string;
+
+  constructor(options: DiskBlobStoreOptions) {
+    this.root = path.resolve(options.root);
+    this.partialDir = path.join(this.root, ".partial");
+    this.publicUrl = options.publicUrl.replace(/\/+$/, "");
+    this.signingSecret = options.signingSecret;
+  }
+
+  static isValidKey(key: string): boolean {
+    return KEY_PATTERN.test(key);
+  }
+
+  pathFor(key: string): string {
+    if (!DiskBlobStore.isValidKey(key)) throw new AppError("BAD_USER_INPUT", "Invalid blob key");
+    return path.join(this.root, key.slice(0, 2), key);
+  }
+
+  async put(key: string, body: Readable, _options: { contentType: string; size?: number }): Promise<void> {
+    const final = this.pathFor(key);
+    await mkdir(this.partialDir, { recursive: true });
+    await mkdir(path.dirname(final), { recursive: true });
+    const partial = path.join(this.partialDir, `${key}.${randomToken(6)}`);
+    try {
+      await pipeline(body, createWriteStream(partial, { flags: "wx" }));
+      await rename(partial, final);
+    } catch (e) {
+      await rm(partial, { force: true });
+      throw e;
+    }
+  }
+
+  async head(key: string): Promise<BlobHead | null> {
+    try {
+      const s = await stat(this.pathFor(key));
+      return { size: s.size };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw e;
+    }
+  }
+
+  async getStream(key: string, range?: ByteRange): Promise<Readable> {
+    const file = this.pathFor(key);
+    // Open eagerly so a missing object is an error here, not a late stream error.
+    const stream = createReadStream(file, range ? { start: range.start, end: range.end } : {});
+    await new Promise<void>((resolve, reject) => {
+      stream.once("open", () => resolve());
+      stream.once("error", (e) =>
+        reject((e as NodeJS.ErrnoException).code === "ENOENT" ? new AppError("NOT_FOUND", "Blob not found") : e),
+      );
+    });
+    return stream;
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.pathFor(key), { force: true });
+  }
+
+  private url(fields: SignedFields, extra: Record<string, string>): string {
+    const params = new URLSearchParams({
+      [Q.method]: fields.method,
+      [Q.expires]: String(fields.expires),
+      ...extra,
+      [Q.signature]: sign(this.signingSecret, fields),
+    });
+    return `${this.publicUrl}/blobs/${fields.key}?${params}`;
+  }
+
+  async presignGet(key: string, options: PresignGetOptions): Promise<string> {
+    this.pathFor(key);
+    const disposition = options.fileName || options.disposition
+      ? contentDisposition(options.disposition ?? "inline", options.fileName)
+      : undefined;
+    const fields: SignedFields = {
+      method: "GET",
+      key,
+      expires: Math.floor(Date.now() / 1000) + options.expiresInSeconds,
+      disposition,
+      contentType: options.contentType,
+    };
+    const extra: Record<string, string> = {};
+    if (disposition) extra[Q.disposition] = disposition;
+    if (options.contentType) extra[Q.contentType] = options.contentType;
+    return this.url(fields, extra);
+  }
+
+  async presignPut(key: string, options: PresignPutOptions): Promise<UploadRequest> {
+    this.pathFor(key);
+    const expires = Math.floor(Date.now() / 1000) + options.expiresInSeconds;
+    const fields: SignedFields = { method: "PUT", key, expires, contentType: options.contentType, contentLength: options.size };
+    const url = this.url(fields, {
+      [Q.uploadType]: options.contentType,
+      [Q.uploadLength]: String(options.size),
+    });
+    return {
+      method: "PUT",
+      url,
+      headers: { "Content-Type": options.contentType, "Content-Length": String(options.size) },
+      expiresAt: new Date(expires * 1000),
+    };
+  }
+
+  async checkReady(): Promise<void> {
+    try {
+      await mkdir(this.partialDir, { recursive: true });
+      await access(this.root, constants.W_OK);
+    } catch (e) {
+      throw new AppError("STORAGE_UNAVAILABLE", `Blob directory ${this.root} is not writable`, undefined, { cause: e });
+    }
+  }
+}
