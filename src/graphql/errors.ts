@@ -1,16 +1,22 @@
 // Yoga's maskError: AppErrors keep their message and become extensions.code;
-// GraphQL's own errors (syntax, validation) pass through as BAD_USER_INPUT-ish
-// GraphQLErrors; anything else is logged with the request id and masked.
+// GraphQL's own errors (syntax, validation) pass through untouched; anything
+// else is logged with the request id and masked.
 import { GraphQLError } from "graphql";
 import { isAppError, type AppError } from "../errors.ts";
 import { currentRequestId } from "../request-context.ts";
 
 export type ErrorLogger = (message: string, fields: Record<string, unknown>) => void;
 
+// graphql ships CJS and ESM builds; libraries may hold the other one, so
+// GraphQLErrors are recognised by shape, not with instanceof.
+type GraphQLErrorLike = GraphQLError & { originalError?: unknown };
+const isGraphQLError = (e: unknown): e is GraphQLErrorLike =>
+  e instanceof Error && e.name === "GraphQLError" && "extensions" in e;
+
 function unwrap(error: unknown): unknown {
   let current = error;
   // Yoga and graphql-js wrap resolver errors; the AppError may sit several levels down.
-  for (let i = 0; i < 5 && current instanceof GraphQLError && current.originalError; i++) current = current.originalError;
+  for (let i = 0; i < 5 && isGraphQLError(current) && current.originalError; i++) current = current.originalError;
   return current;
 }
 
@@ -28,10 +34,10 @@ export function appErrorToGraphQL(e: AppError, source?: GraphQLError): GraphQLEr
 export function createMaskError(log: ErrorLogger) {
   return (error: unknown, message: string): Error => {
     const original = unwrap(error);
-    const graphQLError = error instanceof GraphQLError ? error : undefined;
+    const graphQLError = isGraphQLError(error) ? error : undefined;
     if (isAppError(original)) return appErrorToGraphQL(original, graphQLError);
-    if (original instanceof GraphQLError && !original.originalError) return original;
-    if (graphQLError && !graphQLError.originalError) return graphQLError;
+    // GraphQL's own errors (syntax, validation, variable coercion) are meant for the client.
+    if (isGraphQLError(original)) return original;
     const requestId = currentRequestId();
     log("unexpected error in GraphQL operation", { err: original, path: graphQLError?.path, requestId });
     return new GraphQLError(message, {

@@ -76,6 +76,9 @@ export function createAssetService(deps: { prisma: PrismaClient; blobStore: Blob
     const key = randomToken(20);
     const contentType = input.declaredType?.trim() || DEFAULT_TYPE;
     input.body.on("error", (e) => meter.destroy(e));
+    // The store's pipeline reports the meter's error; this listener only stops the
+    // source feeding a destroyed meter (and keeps a late duplicate error from going uncaught).
+    meter.on("error", () => input.body.unpipe(meter));
     try {
       await blobStore.put(key, input.body.pipe(meter), { contentType });
     } catch (e) {
