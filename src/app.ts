@@ -5,13 +5,14 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
+import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { ExecutionArgs } from "graphql";
 import { processRequest } from "graphql-upload-minimal";
 import { useServer } from "graphql-ws/use/ws";
 import { createYoga } from "graphql-yoga";
 import { WebSocketServer } from "ws";
-import { AppError, ERROR_STATUS, type ErrorCode, isAppError } from "./errors.ts";
+import { type ErrorCode, isAppError, toRestError } from "./errors.ts";
 import type { Deps } from "./deps.ts";
 import { createContext } from "./graphql/context.ts";
 import { createMaskError } from "./graphql/errors.ts";
@@ -63,6 +64,8 @@ export async function buildApp(deps: Deps): Promise<App> {
     schema,
     graphqlEndpoint: "/graphql",
     graphiql: { title: "Cabinet", subscriptionsProtocol: "WS" },
+    // GraphiQL bundled from npm rather than loaded from a CDN: self-hosted installs may be offline.
+    renderGraphiQL,
     landingPage: false,
     // Multipart is handled by graphql-upload-minimal below: yoga's own buffers whole files.
     multipart: false,
@@ -91,7 +94,10 @@ export async function buildApp(deps: Deps): Promise<App> {
   });
 
   fastify.setErrorHandler((error, req, reply) => {
-    if (isAppError(error)) return reply.code(error.status).send(errorBody(error.code, error.message));
+    if (isAppError(error)) {
+      const { status, body } = toRestError(error);
+      return reply.code(status).send(body);
+    }
     const e = error as { statusCode?: number; validation?: unknown; message: string; code?: string };
     if (e.validation) return reply.code(400).send(errorBody("BAD_USER_INPUT", e.message));
     const status = e.statusCode ?? 500;

@@ -64,3 +64,8 @@ export function fromPrismaError(e: unknown, onUniqueViolation: () => AppError): 
   if (code === "P2002") return onUniqueViolation();
   return e;
 }
+
+/** The REST rendering of an error: the same code GraphQL would put in extensions.code. */
+export function toRestError(e: AppError): { status: number; body: { error: { code: ErrorCode; message: string; details?: Record<string, unknown> } } } {
+  return { status: e.status, body: { error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } } };
+}

@@ -12,7 +12,7 @@ import { inject } from "vitest";
 import { buildApp, type App } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import { freePort } from "../src/db/embedded-postgres.ts";
-import { createDeps, type Deps } from "../src/deps.ts";
+import { createDeps, type Deps, type Logger } from "../src/deps.ts";
 import { randomToken } from "../src/ids.ts";
 import type { BlobStore } from "../src/storage/blob-store.ts";
 import { createFactories, type Factories } from "./factories.ts";
@@ -23,12 +23,12 @@ export type GraphQLResponse<T> = {
 };
 
 /** A fresh database cloned from the migrated template. */
-export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createTestDatabase(options: { empty?: boolean } = {}): Promise<{ url: string; drop(): Promise<void> }> {
   const adminUrl = inject("pgAdminUrl");
   const name = `test_${randomToken(8)}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name} TEMPLATE cabinet_template`);
+  await admin.query(`CREATE DATABASE ${name} TEMPLATE ${options.empty ? "template0" : "cabinet_template"}`);
   await admin.end();
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
@@ -49,6 +49,8 @@ export type TestAppOptions = {
   /** Collects every SQL statement Prisma sends (for N+1 assertions). */
   sqlLog?: string[];
   workers?: boolean;
+  /** Receives the app's log records (default: silent unless TEST_LOG_LEVEL is set). */
+  logger?: Logger;
 };
 
 export type TestApp = {
@@ -79,7 +81,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     ...options.env,
   });
   const runtime = { databaseUrl: db.url, signingSecret, publicUrl: url };
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
+  const logger = options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
   const sqlLog = options.sqlLog;
   const deps = await createDeps(config, runtime, {
     logger,

@@ -27,7 +27,10 @@ export async function uploadAsset(graphqlUrl: string, args: UploadArgs): Promise
     }),
   );
   form.set("map", JSON.stringify({ "0": ["variables.input.file"] }));
-  const blob = args.body instanceof Blob ? args.body : new Blob([args.body], { type: args.type ?? "application/octet-stream" });
+  const blob =
+    args.body instanceof Blob
+      ? args.body
+      : new Blob([typeof args.body === "string" ? args.body : new Uint8Array(args.body)], { type: args.type ?? "application/octet-stream" });
   form.set("0", blob, args.fileName ?? args.path.split("/").pop());
   const res = await fetch(graphqlUrl, {
     method: "POST",

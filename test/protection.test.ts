@@ -1,0 +1,67 @@
+// Protections on by default: graphql-armor limits (depth, aliases incl.
+// __typename, directives, cost) and CSRF prevention for browser-forgeable requests.
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { buildTestApp, type TestApp } from "./harness.ts";
+import { uploadAsset } from "./support/upload.ts";
+
+let t: TestApp;
+let token: string;
+let spaceId: string;
+beforeAll(async () => {
+  t = await buildTestApp({ workers: false });
+  const w = await t.factories.world();
+  token = w.adminToken;
+  spaceId = w.space.id;
+});
+afterAll(() => t?.close());
+
+const messages = (res: { errors?: { message: string }[] }) => (res.errors ?? []).map((e) => e.message).join(" | ");
+
+it("rejects queries nested deeper than the limit", async () => {
+  let selection = "id";
+  // 17 levels: past the depth limit (16) while still under the cost limit.
+  for (let i = 0; i < 17; i++) selection = `parent { ${selection} }`;
+  const res = await t.gql(`{ entry(spaceId: "${spaceId}", path: "") { ${selection} } }`, {}, token);
+  expect(messages(res)).toMatch(/depth/i);
+});
+
+it("counts __typename aliases too (allowList: [])", async () => {
+  const aliases = Array.from({ length: 20 }, (_, i) => `a${i}: __typename`).join(" ");
+  const res = await t.gql(`{ ${aliases} }`, {}, token);
+  expect(messages(res)).toMatch(/alias/i);
+});
+
+it("rejects more than 5 directives", async () => {
+  const directives = Array.from({ length: 6 }, () => "@include(if: true)").join(" ");
+  const res = await t.gql(`{ viewer { accountId ${directives} } }`, {}, token);
+  expect(messages(res)).toMatch(/directive/i);
+});
+
+it("rejects queries over the cost limit", async () => {
+  const fields = Array.from({ length: 12 }, (_, i) => `s${i}: spaces(first: 50) { edges { node { root { children(first: 50) { edges { node { id name path } } } } } } }`).join(" ");
+  const res = await t.gql(`{ ${fields} }`, {}, token);
+  expect(res.errors?.length).toBeGreaterThan(0);
+  expect(res.data ?? null).toBeNull();
+});
+
+it("refuses multipart uploads without a CSRF header, and stores nothing", async () => {
+  const res = await uploadAsset(t.graphqlUrl, { token, spaceId, path: "csrf.txt", body: "x", csrf: false });
+  expect(res.errors?.[0]?.message).toMatch(/CSRF/);
+  expect(await t.deps.prisma.blob.count()).toBe(0);
+});
+
+it("refuses a simple GET request without a CSRF header, allows it with one", async () => {
+  const url = `${t.graphqlUrl}?query=${encodeURIComponent("{ viewer { accountId } }")}`;
+  const bare = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  expect(bare.status).toBeGreaterThanOrEqual(400);
+  const ok = await fetch(url, { headers: { authorization: `Bearer ${token}`, "x-graphql-yoga-csrf": "1" } });
+  expect(ok.status).toBe(200);
+});
+
+it("keeps introspection on (GraphiQL needs it) and serves GraphiQL", async () => {
+  const res = await t.gql("{ __schema { queryType { name } } }", {}, token);
+  expect(res.data).toEqual({ __schema: { queryType: { name: "Query" } } });
+  const page = await fetch(t.graphqlUrl, { headers: { accept: "text/html" } });
+  expect(page.status).toBe(200);
+  expect(await page.text()).toContain("GraphiQL");
+});

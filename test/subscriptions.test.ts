@@ -1,0 +1,143 @@
+// spaceEvents over graphql-ws (bearer token in connectionParams) and over SSE,
+// and the LISTEN/NOTIFY transport shared by separate processes.
+import { createClient, type Client } from "graphql-ws";
+import { print } from "graphql";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { createPostgresPubSub } from "../src/pubsub.ts";
+import { SpaceEventsDocument, type SpaceEventsSubscription } from "./generated/graphql.ts";
+import { buildTestApp, type TestApp } from "./harness.ts";
+import { uploadAsset } from "./support/upload.ts";
+
+let t: TestApp;
+let w: Awaited<ReturnType<TestApp["factories"]["world"]>>;
+const clients: Client[] = [];
+
+beforeAll(async () => {
+  t = await buildTestApp();
+  w = await t.factories.world();
+});
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.dispose()));
+  await t?.close();
+});
+
+function wsClient(token?: string): Client {
+  const client = createClient({
+    url: t.wsUrl,
+    webSocketImpl: WebSocket,
+    connectionParams: token ? { authorization: `Bearer ${token}` } : {},
+    retryAttempts: 0,
+    lazy: true,
+  });
+  clients.push(client);
+  return client;
+}
+
+type Next = { data?: SpaceEventsSubscription | null; errors?: readonly { extensions?: { code?: string } }[] };
+
+/** Subscribes and resolves with the first result (event or error). */
+function firstResult(client: Client, spaceId: string): { result: Promise<Next>; ready: Promise<void> } {
+  let resolveReady!: () => void;
+  const ready = new Promise<void>((r) => (resolveReady = r));
+  const result = new Promise<Next>((resolve) => {
+    const iterator = client.iterate<SpaceEventsSubscription>({ query: print(SpaceEventsDocument), variables: { spaceId } });
+    // graphql-ws has no "subscribed" ack: give the server a moment to register the listener.
+    setTimeout(resolveReady, 300);
+    iterator.next().then(
+      (r) => {
+        resolve(r.value as Next);
+        void iterator.return?.();
+      },
+      (e) => resolve({ errors: Array.isArray(e) ? e : [e] } as Next),
+    );
+  });
+  return { result, ready };
+}
+
+describe("spaceEvents over graphql-ws", () => {
+  it("delivers a CREATED event to a subscriber allowed to read the space", async () => {
+    const reader = await t.factories.member(w.org.id, w.space.id, ["assets:read"]);
+    const sub = firstResult(wsClient(reader.token), w.space.id);
+    await sub.ready;
+    const up = await uploadAsset(t.graphqlUrl, { token: w.adminToken, spaceId: w.space.id, path: "ws-event.txt", body: "hi" });
+    const event = await sub.result;
+    expect(event.errors).toBeUndefined();
+    expect(event.data?.spaceEvents).toMatchObject({ type: "CREATED", name: "ws-event.txt", kind: "FILE", entryId: up.data!.uploadAsset.id, spaceId: w.space.id });
+  });
+
+  it("refuses a subscriber without a token (UNAUTHENTICATED) and one from another space (NOT_FOUND)", async () => {
+    const anonymous = await firstResult(wsClient(), w.space.id).result;
+    expect(anonymous.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+
+    const otherSpace = await t.factories.space(w.org.id);
+    const outsider = await t.factories.member(w.org.id, otherSpace.id, ["assets:read"]);
+    const denied = await firstResult(wsClient(outsider.token), w.space.id).result;
+    expect(denied.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+  });
+
+  it("does not leak events of one space to subscribers of another", async () => {
+    const otherSpace = await t.factories.space(w.org.id);
+    const sub = firstResult(wsClient(w.adminToken), otherSpace.id);
+    await sub.ready;
+    await uploadAsset(t.graphqlUrl, { token: w.adminToken, spaceId: w.space.id, path: "elsewhere.txt", body: "x" });
+    await uploadAsset(t.graphqlUrl, { token: w.adminToken, spaceId: otherSpace.id, path: "here.txt", body: "x" });
+    const event = await sub.result;
+    expect(event.data?.spaceEvents.name).toBe("here.txt");
+  });
+});
+
+describe("spaceEvents over SSE", () => {
+  it("streams events as text/event-stream", async () => {
+    const controller = new AbortController();
+    const res = await fetch(t.graphqlUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${w.adminToken}` },
+      body: JSON.stringify({ query: print(SpaceEventsDocument), variables: { spaceId: w.space.id } }),
+      signal: controller.signal,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    const reader = res.body!.getReader();
+    setTimeout(() => void uploadAsset(t.graphqlUrl, { token: w.adminToken, spaceId: w.space.id, path: "sse-event.txt", body: "x" }), 300);
+    let buffer = "";
+    const decoder = new TextDecoder();
+    while (!buffer.includes("sse-event.txt")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value);
+    }
+    controller.abort();
+    const dataLine = buffer.split("\n").find((l) => l.startsWith("data:") && l.includes("sse-event.txt"))!;
+    expect(JSON.parse(dataLine.slice(5)).data.spaceEvents).toMatchObject({ type: "CREATED", name: "sse-event.txt" });
+  });
+
+  it("answers UNAUTHENTICATED over SSE without a token", async () => {
+    const res = await fetch(t.graphqlUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "text/event-stream" },
+      body: JSON.stringify({ query: print(SpaceEventsDocument), variables: { spaceId: w.space.id } }),
+    });
+    const text = await res.text();
+    expect(text).toContain("UNAUTHENTICATED");
+  });
+});
+
+describe("pubsub over LISTEN/NOTIFY", () => {
+  it("delivers an event published by one process's pubsub to another's subscriber", async () => {
+    const a = await createPostgresPubSub(t.deps.runtime.databaseUrl);
+    const b = await createPostgresPubSub(t.deps.runtime.databaseUrl);
+    try {
+      const iterator = b.subscribe("space.events", "spc_shared")[Symbol.asyncIterator]();
+      const next = iterator.next();
+      await new Promise((r) => setTimeout(r, 50));
+      a.publish("space.events", "spc_shared", { type: "DELETED", spaceId: "spc_shared", entryId: "ent_x", parentId: null, name: "gone", kind: "FILE", at: new Date().toISOString() });
+      const { value } = await next;
+      expect(value).toMatchObject({ type: "DELETED", entryId: "ent_x", name: "gone" });
+      await iterator.return?.();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
