@@ -44,13 +44,6 @@ export function visibleSpacesWhere(viewer: Viewer): Prisma.SpaceWhereInput {
   return { id: { in: [...viewer.grants.keys()] } };
 }
 
-/** Prisma where-fragment: spaces where the viewer holds `permission`. */
-export function spacesWithPermissionWhere(viewer: Viewer, permission: Permission): Prisma.SpaceWhereInput {
-  if (viewer.isOrgAdmin) return { organizationId: viewer.organizationId };
-  const ids = [...viewer.grants].filter(([, perms]) => perms.has(permission)).map(([id]) => id);
-  return { id: { in: ids } };
-}
-
 /** Organization-level actions (creating spaces, accounts, tokens for others). */
 export function requireOrgAdmin(viewer: Viewer): void {
   if (!viewer.isOrgAdmin) throw errors.forbidden("organization:admin");

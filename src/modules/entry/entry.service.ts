@@ -3,7 +3,7 @@
 import type { PrismaClient, Tx } from "../../db/prisma.ts";
 import { requireSpacePermission } from "../../access/space-access.ts";
 import type { Viewer } from "../../access/viewer.ts";
-import { errors } from "../../errors.ts";
+import { errors, fromPrismaError } from "../../errors.ts";
 import { newId } from "../../ids.ts";
 import type { CabinetPubSub, SpaceEvent } from "../../pubsub.ts";
 import { joinPath, normalizeName, normalizePath } from "./entry-path.ts";
@@ -104,8 +104,8 @@ export function createEntryService(deps: { prisma: PrismaClient; pubsub: Cabinet
           data: { id: newId("Entry"), spaceId: input.spaceId, parentId, kind: "FOLDER", name, createdById: viewer.accountId },
         });
       } catch (e) {
-        if ((e as { code?: string }).code === "P2002") throw errors.alreadyExists(name);
-        throw e;
+        // A concurrent creator won the (parent, name) race.
+        throw fromPrismaError(e, () => errors.alreadyExists(name));
       }
     });
     publishCreated(input.spaceId, [...created, { id: folder.id, parentId: folder.parentId!, name: folder.name }]);

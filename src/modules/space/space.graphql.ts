@@ -1,5 +1,5 @@
 // Space type, its queries, createSpace and the spaceEvents subscription.
-import { hasPermission, requireSpacePermission, visibleSpacesWhere } from "../../access/space-access.ts";
+import { assertPermission, requireSpacePermission, visibleSpacesWhere } from "../../access/space-access.ts";
 import { builder } from "../../graphql/builder.ts";
 import type { SpaceEvent } from "../../pubsub.ts";
 import { EntryKindEnum, FolderRef } from "../entry/entry.graphql.ts";
@@ -14,7 +14,7 @@ export const SpaceRef = builder.prismaNode("Space", {
       type: FolderRef,
       description: "The space's root folder (requires assets:read).",
       resolve: async (query, space, _args, ctx) => {
-        await requireSpacePermission(ctx.prisma, await ctx.viewer(), space.id, "assets:read");
+        assertPermission(await ctx.viewer(), space, "assets:read");
         return ctx.prisma.entry.findFirstOrThrow({ ...query, where: { spaceId: space.id, parentId: null } });
       },
     }),
@@ -78,9 +78,7 @@ builder.subscriptionFields((t) => ({
     description: "Entries created, updated, moved or deleted in a space (requires assets:read).",
     args: { spaceId: t.arg.id() },
     subscribe: async (_root, args, ctx) => {
-      const viewer = await ctx.viewer();
-      const space = await requireSpacePermission(ctx.prisma, viewer, args.spaceId, "assets:read");
-      if (!hasPermission(viewer, space, "assets:read")) return (async function* () {})();
+      const space = await requireSpacePermission(ctx.prisma, await ctx.viewer(), args.spaceId, "assets:read");
       return ctx.deps.pubsub.subscribe("space.events", space.id);
     },
     resolve: (event) => event,
