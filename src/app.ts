@@ -69,6 +69,10 @@ export async function buildApp(deps: Deps): Promise<App> {
     landingPage: false,
     // Multipart is handled by graphql-upload-minimal below: yoga's own buffers whole files.
     multipart: false,
+    // Yoga would compare the multipart request's Content-Length with 25 MB and refuse
+    // large uploads. JSON bodies are capped by Fastify's bodyLimit; uploads are
+    // metered against the organization's limits while they stream.
+    maxRequestBodySize: false,
     logging: {
       debug: () => {},
       info: (...a) => logger.info({ args: a }, "yoga"),

@@ -43,7 +43,10 @@ export async function createDeps(
   options: { logger: Logger; prisma?: PrismaOptions; blobStore?: BlobStore },
 ) {
   const { logger } = options;
-  const prisma: PrismaClient = createPrisma(runtime.databaseUrl, options.prisma);
+  const prisma: PrismaClient = createPrisma(runtime.databaseUrl, {
+    onPoolError: (err) => logger.error({ err }, "database pool error"),
+    ...options.prisma,
+  });
   const blobStore = options.blobStore ?? createBlobStore(config, runtime);
   const queue: JobQueue = createJobQueue({ databaseUrl: runtime.databaseUrl, log: (msg, err) => logger.error({ err }, msg) });
   const pubsub: CabinetPubSub = await createPostgresPubSub(runtime.databaseUrl, (msg, err) => logger.error({ err }, msg));

