@@ -61,7 +61,7 @@ export async function createDeps(
       defaults: { quotaBytes: config.defaultQuotaBytes, maxFileSizeBytes: config.defaultMaxFileSizeBytes },
     }),
     spaces: createSpaceService({ prisma }),
-    entries: createEntryService({ prisma, pubsub }),
+    entries: createEntryService({ prisma, pubsub, queue }),
     assets: createAssetService({ prisma, blobStore, queue, pubsub }),
   };
 

@@ -13,13 +13,13 @@ beforeAll(async () => {
 afterAll(() => t?.close());
 
 const jobsFor = async (key: string) =>
-  t.deps.prisma.$queryRaw<{ state: string }[]>`SELECT state::text FROM pgboss.job WHERE name = 'blob.purge' AND data->>'key' = ${key}`;
+  t.deps.prisma.$queryRaw<{ state: string }[]>`SELECT state::text FROM pgboss.job WHERE name = 'blob.purge' AND data->'keys' ? ${key}`;
 
 it("a job sent in a rolled-back transaction never exists", async () => {
   const key = randomToken(20);
   await expect(
     t.deps.prisma.$transaction(async (tx) => {
-      await t.deps.queue.send("blob.purge", { key }, { tx });
+      await t.deps.queue.send("blob.purge", { keys: [key] }, { tx });
       throw new Error("roll back");
     }),
   ).rejects.toThrow("roll back");
@@ -30,10 +30,10 @@ it("a committed blob.purge job deletes the object, and running it twice is harml
   const key = randomToken(20);
   await t.deps.blobStore.put(key, Readable.from([randomBytes(1024)]), { contentType: "application/octet-stream" });
   expect(await t.deps.blobStore.head(key)).toEqual({ size: 1024 });
-  await t.deps.prisma.$transaction((tx) => t.deps.queue.send("blob.purge", { key }, { tx }));
+  await t.deps.prisma.$transaction((tx) => t.deps.queue.send("blob.purge", { keys: [key] }, { tx }));
   await eventually(async () => (await t.deps.blobStore.head(key)) === null);
   await eventually(async () => (await jobsFor(key))[0]?.state === "completed");
 
-  await t.deps.queue.send("blob.purge", { key });
+  await t.deps.queue.send("blob.purge", { keys: [key] });
   await eventually(async () => (await jobsFor(key)).filter((j) => j.state === "completed").length === 2);
 });

@@ -6,6 +6,7 @@ import type { PrismaClient } from "../db/prisma.ts";
 import { authenticate, bearerToken, type Viewer } from "../access/viewer.ts";
 import { errors } from "../errors.ts";
 import type { Deps } from "../deps.ts";
+import { createListingLoader, type ListingRequest, type ListingRow } from "../modules/entry/entry-listing.ts";
 import { createPathLoader } from "../modules/entry/entry-tree.sql.ts";
 
 export type Context = {
@@ -14,7 +15,12 @@ export type Context = {
   deps: Deps;
   /** The authenticated caller; throws UNAUTHENTICATED when there is none. */
   viewer(): Promise<Viewer>;
-  loaders: { path: DataLoader<string, string | null> };
+  loaders: {
+    path: DataLoader<string, string | null>;
+    listing: DataLoader<ListingRequest, ListingRow[], string>;
+    /** Per selection (GraphQL field node): loads entry rows with that selection's Prisma query. */
+    entriesBySelection: WeakMap<object, DataLoader<string, unknown>>;
+  };
 };
 
 export function createContext(deps: Deps, input: { authorization: string | undefined; requestId: string }): Context {
@@ -32,6 +38,10 @@ export function createContext(deps: Deps, input: { authorization: string | undef
       });
       return viewer;
     },
-    loaders: { path: createPathLoader(deps.prisma) },
+    loaders: {
+      path: createPathLoader(deps.prisma),
+      listing: createListingLoader(deps.prisma),
+      entriesBySelection: new WeakMap(),
+    },
   };
 }

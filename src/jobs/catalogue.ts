@@ -4,8 +4,8 @@
 import type PgBoss from "pg-boss";
 
 export type JobMap = {
-  /** Delete an object from the blob store after the row that owned it was committed away. */
-  "blob.purge": { key: string };
+  /** Delete objects from the blob store after the rows that owned them were committed away. */
+  "blob.purge": { keys: string[] };
 };
 
 export type JobName = keyof JobMap;

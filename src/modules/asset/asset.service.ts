@@ -15,7 +15,9 @@ import type { BlobStore } from "../../storage/blob-store.ts";
 import { MeteredStream } from "../../storage/metered-stream.ts";
 import { ensureFolderPath, spaceEvent } from "../entry/entry.service.ts";
 import { joinPath, normalizePath } from "../entry/entry-path.ts";
-import { resolveChain } from "../entry/entry-tree.sql.ts";
+import { lockSpaceTree, resolveChain } from "../entry/entry-tree.sql.ts";
+import { purgeAfterCommit } from "../blob/blob.purge.ts";
+import { billUsage } from "../organization/usage.ts";
 
 export type AssetService = ReturnType<typeof createAssetService>;
 
@@ -29,16 +31,6 @@ export type UploadInput = {
 };
 
 const DEFAULT_TYPE = "application/octet-stream";
-
-/** Bills `delta` bytes to the organization unless that would cross its quota. */
-async function billUsage(tx: Tx, organizationId: string, spaceId: string, delta: bigint): Promise<void> {
-  if (delta === 0n) return;
-  const billed = await tx.$executeRaw`
-    UPDATE organizations SET used_bytes = used_bytes + ${delta}
-     WHERE id = ${organizationId} AND used_bytes + ${delta} <= quota_bytes`;
-  if (billed === 0) throw errors.limitsReached("The organization's storage quota is used up", { reason: "QUOTA" });
-  await tx.$executeRaw`UPDATE spaces SET used_bytes = used_bytes + ${delta} WHERE id = ${spaceId}`;
-}
 
 export function createAssetService(deps: { prisma: PrismaClient; blobStore: BlobStore; queue: JobQueue; pubsub: CabinetPubSub }) {
   const { prisma, blobStore, queue, pubsub } = deps;
@@ -105,6 +97,7 @@ export function createAssetService(deps: { prisma: PrismaClient; blobStore: Blob
     u: { space: { id: string; organizationId: string }; segments: string[]; key: string; contentType: string; size: bigint; sha256: string; createParents: boolean },
   ) {
     const createdFolders: { id: string; parentId: string; name: string }[] = [];
+    await lockSpaceTree(tx, u.space.id, "shared");
     const parentId = await ensureFolderPath(tx, u.space.id, u.segments.slice(0, -1), {
       createMissing: u.createParents,
       createdById: viewer.accountId,
@@ -126,14 +119,13 @@ export function createAssetService(deps: { prisma: PrismaClient; blobStore: Blob
     });
     const now = new Date();
     const entry = existing
-      ? await tx.entry.update({ where: { id: existing.id }, data: { blobId: blob.id, updatedAt: now } })
+      ? await tx.entry.update({ where: { id: existing.id }, data: { blobId: blob.id, size: u.size, updatedAt: now } })
       : await tx.entry.create({
-          data: { id: newId("Entry"), spaceId: u.space.id, parentId, kind: "FILE", name, blobId: blob.id, createdById: viewer.accountId, createdAt: now, updatedAt: now },
+          data: { id: newId("Entry"), spaceId: u.space.id, parentId, kind: "FILE", name, blobId: blob.id, size: u.size, createdById: viewer.accountId, createdAt: now, updatedAt: now },
         });
     if (old) {
       await tx.blob.delete({ where: { id: old.id } });
-      // Enqueued in this transaction: the old object is purged exactly when the swap commits.
-      await queue.send("blob.purge", { key: old.key }, { tx });
+      await purgeAfterCommit(queue, tx, [old.key]);
     }
     return { entry, replaced: !!existing, createdFolders };
   }

@@ -39,3 +39,41 @@ export function createPathLoader(prisma: PrismaClient): DataLoader<string, strin
     return ids.map((id) => byId.get(id) ?? null);
   });
 }
+
+/**
+ * Serialises changes to a space's tree structure. Inserts (uploads, new folders)
+ * take it shared, so they run side by side; moves and subtree deletes take it
+ * exclusive, so a move cannot race another move into a cycle and a delete
+ * cannot miss a child created under a folder it is removing.
+ */
+export async function lockSpaceTree(tx: Tx, spaceId: string, mode: "shared" | "exclusive"): Promise<void> {
+  if (mode === "shared") await tx.$executeRaw`SELECT pg_advisory_xact_lock_shared(hashtextextended(${spaceId}, 0))`;
+  else await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${spaceId}, 0))`;
+}
+
+/** True when `candidateId` is `entryId` or lies below it (walks up from the candidate: O(depth)). */
+export async function isSelfOrDescendant(tx: Tx, entryId: string, candidateId: string): Promise<boolean> {
+  const rows = await tx.$queryRaw<{ found: boolean }[]>`
+    WITH RECURSIVE up(id, parent_id) AS (
+      SELECT id, parent_id FROM entries WHERE id = ${candidateId}
+      UNION ALL
+      SELECT e.id, e.parent_id FROM entries e JOIN up ON e.id = up.parent_id
+    )
+    SELECT EXISTS (SELECT 1 FROM up WHERE id = ${entryId}) AS found`;
+  return rows[0]?.found ?? false;
+}
+
+/** Deletes an entry and its whole subtree; returns the blobs the deleted files pointed at. */
+export async function deleteSubtree(tx: Tx, entryId: string): Promise<{ id: string; key: string; size: bigint }[]> {
+  const blobs = await tx.$queryRaw<{ id: string; key: string; size: bigint }[]>`
+    WITH RECURSIVE sub(id, blob_id) AS (
+      SELECT id, blob_id FROM entries WHERE id = ${entryId}
+      UNION ALL
+      SELECT e.id, e.blob_id FROM entries e JOIN sub ON e.parent_id = sub.id
+    )
+    SELECT b.id, b.key, b.size FROM sub JOIN blobs b ON b.id = sub.blob_id`;
+  // Children go by ON DELETE CASCADE; the blob rows are no longer referenced afterwards.
+  await tx.$executeRaw`DELETE FROM entries WHERE id = ${entryId}`;
+  if (blobs.length) await tx.$executeRaw`DELETE FROM blobs WHERE id = ANY(${blobs.map((b) => b.id)}::text[])`;
+  return blobs;
+}

@@ -1,9 +1,14 @@
 // Entry (interface), Folder and Asset: the folder tree as GraphQL. Reads go
 // straight to Prisma through Pothos selections (after an access check on the
 // space); writes go through entry.service.ts / asset.service.ts.
+import { queryFromInfo } from "@pothos/plugin-prisma";
+import DataLoader from "dataloader";
+import type { GraphQLResolveInfo } from "graphql";
 import { requireSpacePermission } from "../../access/space-access.ts";
 import { errors } from "../../errors.ts";
 import { builder } from "../../graphql/builder.ts";
+import type { Context } from "../../graphql/context.ts";
+import { decodeCursor, encodeCursor, MAX_PAGE_SIZE, type EntryOrder } from "./entry-listing.ts";
 import { normalizePath } from "./entry-path.ts";
 import { resolveChain } from "./entry-tree.sql.ts";
 
@@ -12,6 +17,36 @@ export const BlobStatusEnum = builder.enumType("BlobStatus", { values: ["PENDING
 export const DispositionEnum = builder.enumType("Disposition", {
   values: { INLINE: { value: "inline" }, ATTACHMENT: { value: "attachment" } } as const,
 });
+
+const EntryOrderFieldEnum = builder.enumType("EntryOrderField", { values: ["NAME", "UPDATED_AT", "SIZE"] as const });
+const OrderDirectionEnum = builder.enumType("OrderDirection", { values: ["ASC", "DESC"] as const });
+const EntryOrderInput = builder.inputType("EntryOrder", {
+  description: "Sort order of a folder's children. Folders always come before files.",
+  fields: (t) => ({
+    field: t.field({ type: EntryOrderFieldEnum, defaultValue: "NAME" }),
+    direction: t.field({ type: OrderDirectionEnum, defaultValue: "ASC" }),
+  }),
+});
+
+/**
+ * Loads entry rows with the Prisma query Pothos plans for one selection (the
+ * `edges.node` of one children field in the document), batched across all the
+ * folders that selection appears under, so nested listings stay N+1 free.
+ */
+function entriesFor(ctx: Context, info: GraphQLResolveInfo) {
+  const selection = info.fieldNodes[0]!;
+  let loader = ctx.loaders.entriesBySelection.get(selection);
+  if (!loader) {
+    const query = queryFromInfo({ context: ctx, info, typeName: "Entry", path: ["edges", "node"] });
+    loader = new DataLoader<string, unknown>(async (ids) => {
+      const rows = await ctx.prisma.entry.findMany({ ...(query as object), where: { id: { in: [...ids] } } });
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return ids.map((id) => byId.get(id) ?? new Error(`entry ${id} vanished`));
+    });
+    ctx.loaders.entriesBySelection.set(selection, loader);
+  }
+  return loader;
+}
 
 export const EntryRef = builder.prismaInterface("Entry", {
   name: "Entry",
@@ -38,11 +73,34 @@ export const FolderRef = builder.prismaNode("Entry", {
   id: { field: "id" },
   interfaces: [EntryRef],
   fields: (t) => ({
-    children: t.relatedConnection("children", {
-      description: "Folders first, then files, each by name.",
-      cursor: "id",
+    children: t.connection({
       type: EntryRef,
-      query: () => ({ orderBy: [{ kind: "asc" }, { name: "asc" }, { id: "asc" }] }),
+      description: `Folders first, then files, ordered by \`orderBy\` (default: name ascending). Keyset pagination forward with \`first\` (default 50, at most ${MAX_PAGE_SIZE}) and \`after\`.`,
+      args: { orderBy: t.arg({ type: EntryOrderInput, required: false }) },
+      resolve: async (folder, args, ctx, info) => {
+        if (args.last != null || args.before != null) throw errors.badInput("children pages forward only: use first and after");
+        const first = args.first ?? 50;
+        if (first < 0 || first > MAX_PAGE_SIZE) throw errors.badInput(`first must be between 0 and ${MAX_PAGE_SIZE}`);
+        const order: EntryOrder = { field: args.orderBy?.field ?? "NAME", direction: args.orderBy?.direction ?? "ASC" };
+        const after = args.after ? decodeCursor(args.after) : null;
+        const rows = await ctx.loaders.listing.load({ parentId: folder.id, order, first, after });
+        const page = rows.slice(0, first);
+        const nodes = await entriesFor(ctx, info).loadMany(page.map((r) => r.id));
+        const edges = page.map((row, i) => {
+          const node = nodes[i];
+          if (node instanceof Error) throw node;
+          return { cursor: encodeCursor(row), node: node as never };
+        });
+        return {
+          edges,
+          pageInfo: {
+            hasNextPage: rows.length > first,
+            hasPreviousPage: after !== null,
+            startCursor: edges[0]?.cursor ?? null,
+            endCursor: edges[edges.length - 1]?.cursor ?? null,
+          },
+        };
+      },
     }),
   }),
 });
@@ -56,11 +114,7 @@ export const AssetRef = builder.prismaNode("Entry", {
       select: { blob: { select: { contentType: true } } },
       resolve: (e) => e.blob?.contentType ?? "application/octet-stream",
     }),
-    size: t.field({
-      type: "SafeInt",
-      select: { blob: { select: { size: true } } },
-      resolve: (e) => e.blob?.size ?? 0n,
-    }),
+    size: t.expose("size", { type: "SafeInt", description: "Bytes." }),
     sha256: t.string({
       nullable: true,
       select: { blob: { select: { sha256: true } } },
@@ -118,7 +172,50 @@ builder.queryFields((t) => ({
   }),
 }));
 
+const RenameEntryInput = builder.inputType("RenameEntryInput", {
+  fields: (t) => ({ id: t.id(), name: t.string() }),
+});
+const MoveEntryInput = builder.inputType("MoveEntryInput", {
+  fields: (t) => ({
+    id: t.id(),
+    parentId: t.id({ description: "The folder to move into (same space)." }),
+    name: t.string({ required: false, description: "A new name; the current one when omitted." }),
+  }),
+});
+const DeleteEntryInput = builder.inputType("DeleteEntryInput", { fields: (t) => ({ id: t.id() }) });
+
+const DeleteEntryPayload = builder.objectRef<{ id: string; deletedFiles: number }>("DeleteEntryPayload").implement({
+  fields: (t) => ({
+    id: t.exposeID("id", { description: "The deleted entry (its whole subtree went with it)." }),
+    deletedFiles: t.exposeInt("deletedFiles", { description: "Files removed, the entry itself included." }),
+  }),
+});
+
 builder.mutationFields((t) => ({
+  renameEntry: t.prismaField({
+    type: EntryRef,
+    args: { input: t.arg({ type: RenameEntryInput }) },
+    resolve: async (query, _root, { input }, ctx) => {
+      const entry = await ctx.deps.services.entries.renameEntry(await ctx.viewer(), input);
+      return ctx.prisma.entry.findUniqueOrThrow({ ...query, where: { id: entry.id } });
+    },
+  }),
+  moveEntry: t.prismaField({
+    type: EntryRef,
+    args: { input: t.arg({ type: MoveEntryInput }) },
+    resolve: async (query, _root, { input }, ctx) => {
+      const entry = await ctx.deps.services.entries.moveEntry(await ctx.viewer(), input);
+      return ctx.prisma.entry.findUniqueOrThrow({ ...query, where: { id: entry.id } });
+    },
+  }),
+  deleteEntry: t.field({
+    type: DeleteEntryPayload,
+    args: { input: t.arg({ type: DeleteEntryInput }) },
+    resolve: async (_root, { input }, ctx) => {
+      const { entry, deletedFiles } = await ctx.deps.services.entries.deleteEntry(await ctx.viewer(), input);
+      return { id: entry.id, deletedFiles };
+    },
+  }),
   createFolder: t.prismaField({
     type: FolderRef,
     args: { input: t.arg({ type: CreateFolderInput }) },

@@ -1,13 +1,17 @@
 // The folder tree: every write to entries goes through here (or through
 // asset.service.ts, which uses the helpers below for the file's parents).
 import type { PrismaClient, Tx } from "../../db/prisma.ts";
-import { requireSpacePermission } from "../../access/space-access.ts";
+import { assertPermission, requireSpacePermission } from "../../access/space-access.ts";
+import type { Permission } from "../../access/permissions.ts";
 import type { Viewer } from "../../access/viewer.ts";
 import { errors, fromPrismaError } from "../../errors.ts";
 import { newId } from "../../ids.ts";
 import type { CabinetPubSub, SpaceEvent } from "../../pubsub.ts";
 import { joinPath, normalizeName, normalizePath } from "./entry-path.ts";
-import { resolveChain } from "./entry-tree.sql.ts";
+import type { JobQueue } from "../../jobs/queue.ts";
+import { purgeAfterCommit } from "../blob/blob.purge.ts";
+import { billUsage } from "../organization/usage.ts";
+import { deleteSubtree, isSelfOrDescendant, lockSpaceTree, resolveChain } from "./entry-tree.sql.ts";
 
 export type EntryService = ReturnType<typeof createEntryService>;
 
@@ -56,12 +60,20 @@ export function spaceEvent(type: SpaceEvent["type"], spaceId: string, e: { id: s
   return { type, spaceId, entryId: e.id, parentId: e.parentId, name: e.name, kind: e.kind, at: new Date().toISOString() };
 }
 
-export function createEntryService(deps: { prisma: PrismaClient; pubsub: CabinetPubSub }) {
-  const { prisma, pubsub } = deps;
+export function createEntryService(deps: { prisma: PrismaClient; pubsub: CabinetPubSub; queue: JobQueue }) {
+  const { prisma, pubsub, queue } = deps;
 
-  const publishCreated = (spaceId: string, folders: CreatedFolder[]) => {
-    for (const f of folders) pubsub.publish("space.events", spaceId, spaceEvent("CREATED", spaceId, { ...f, kind: "FOLDER" }));
-  };
+  /** Loads a non-root entry and checks `permission` on its space (NOT_FOUND when invisible). */
+  async function editableEntry(db: PrismaClient | Tx, viewer: Viewer, id: string, permission: Permission) {
+    const entry = await db.entry.findUnique({ where: { id }, include: { space: { select: { id: true, organizationId: true } } } });
+    assertPermission(viewer, entry?.space ?? null, permission);
+    if (!entry!.parentId) throw errors.badInput("The root folder cannot be renamed, moved or deleted");
+    return entry!;
+  }
+
+  const publish = (type: SpaceEvent["type"], e: { id: string; spaceId: string; parentId: string | null; name: string; kind: "FOLDER" | "FILE" }) =>
+    pubsub.publish("space.events", e.spaceId, spaceEvent(type, e.spaceId, e));
+
 
   /**
    * Creates a folder either as `name` under `parentId`, or at `path` (its
@@ -78,6 +90,7 @@ export function createEntryService(deps: { prisma: PrismaClient; pubsub: Cabinet
     }
     const created: CreatedFolder[] = [];
     const folder = await prisma.$transaction(async (tx) => {
+      await lockSpaceTree(tx, input.spaceId, "shared");
       let parentId: string;
       let name: string;
       if (byPath) {
@@ -108,9 +121,67 @@ export function createEntryService(deps: { prisma: PrismaClient; pubsub: Cabinet
         throw fromPrismaError(e, () => errors.alreadyExists(name));
       }
     });
-    publishCreated(input.spaceId, [...created, { id: folder.id, parentId: folder.parentId!, name: folder.name }]);
+    for (const f of [...created, { id: folder.id, parentId: folder.parentId!, name: folder.name }]) {
+      publish("CREATED", { ...f, spaceId: input.spaceId, kind: "FOLDER" });
+    }
     return folder;
   }
 
-  return { createFolder, publishCreated };
+  /** Renames in place: one row, whatever the subtree holds. */
+  async function renameEntry(viewer: Viewer, input: { id: string; name: string }) {
+    const entry = await editableEntry(prisma, viewer, input.id, "assets:update");
+    const name = normalizeName(input.name);
+    if (name === entry.name) return entry;
+    const renamed = await prisma.entry
+      .update({ where: { id: entry.id }, data: { name, updatedAt: new Date() } })
+      .catch((e) => {
+        throw fromPrismaError(e, () => errors.alreadyExists(name));
+      });
+    publish("UPDATED", renamed);
+    return renamed;
+  }
+
+  /**
+   * Moves an entry under another folder of the same space (optionally renaming
+   * it): one row update. Moving a folder into itself or its own subtree is refused.
+   */
+  async function moveEntry(viewer: Viewer, input: { id: string; parentId: string; name?: string | null }) {
+    const moved = await prisma.$transaction(async (tx) => {
+      const entry = await editableEntry(tx, viewer, input.id, "assets:update");
+      await lockSpaceTree(tx, entry.spaceId, "exclusive");
+      const target = await tx.entry.findFirst({ where: { id: input.parentId, spaceId: entry.spaceId }, select: { id: true, kind: true } });
+      if (!target) throw errors.notFound("Folder");
+      if (target.kind !== "FOLDER") throw errors.pathIsFile(target.id);
+      if (entry.kind === "FOLDER" && (await isSelfOrDescendant(tx, entry.id, target.id))) {
+        throw errors.badInput("A folder cannot be moved into itself or one of its subfolders");
+      }
+      const name = input.name == null ? entry.name : normalizeName(input.name);
+      if (target.id === entry.parentId && name === entry.name) return entry;
+      const clash = await tx.entry.findUnique({ where: { parentId_name: { parentId: target.id, name } }, select: { id: true } });
+      if (clash) throw errors.alreadyExists(name);
+      return tx.entry.update({ where: { id: entry.id }, data: { parentId: target.id, name, updatedAt: new Date() } });
+    });
+    publish("MOVED", moved);
+    return moved;
+  }
+
+  /**
+   * Deletes an entry and everything below it at once. The freed bytes leave the
+   * quota in the same transaction; the objects are purged by jobs after commit.
+   */
+  async function deleteEntry(viewer: Viewer, input: { id: string }) {
+    const { entry, blobs } = await prisma.$transaction(async (tx) => {
+      const entry = await editableEntry(tx, viewer, input.id, "assets:delete");
+      await lockSpaceTree(tx, entry.spaceId, "exclusive");
+      const blobs = await deleteSubtree(tx, entry.id);
+      const freed = blobs.reduce((sum, b) => sum + b.size, 0n);
+      await billUsage(tx, entry.space.organizationId, entry.spaceId, -freed);
+      await purgeAfterCommit(queue, tx, blobs.map((b) => b.key));
+      return { entry, blobs };
+    });
+    publish("DELETED", entry);
+    return { entry, deletedFiles: blobs.length };
+  }
+
+  return { createFolder, renameEntry, moveEntry, deleteEntry };
 }

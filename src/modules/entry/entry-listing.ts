@@ -1,0 +1,109 @@
+// A folder's children, keyset-paginated: folders first, then files, each
+// ordered by name, modification time or size (ties broken by id). A page is two
+// index range scans (one per kind) starting right after the cursor, so page
+// 1,000 costs what page 1 costs. Pages for many folders (nested connections)
+// load in one statement via LATERAL, batched per request by a DataLoader.
+import DataLoader from "dataloader";
+import type { PrismaClient } from "../../db/prisma.ts";
+import { Prisma } from "../../generated/prisma/client.ts";
+import { errors } from "../../errors.ts";
+
+export type EntryOrderField = "NAME" | "UPDATED_AT" | "SIZE";
+export type OrderDirection = "ASC" | "DESC";
+export type EntryOrder = { field: EntryOrderField; direction: OrderDirection };
+type Kind = "FOLDER" | "FILE";
+
+/** Position of a row in a listing: its kind segment, sort value and id. */
+export type ListingCursor = { kind: Kind; value: string; id: string };
+
+export type ListingRow = { id: string; parentId: string; kind: Kind; value: string };
+
+export type ListingRequest = { parentId: string; order: EntryOrder; first: number; after: ListingCursor | null };
+
+export const MAX_PAGE_SIZE = 500;
+
+const COLUMN: Record<EntryOrderField, { sql: string; cast: string }> = {
+  NAME: { sql: `e."name"`, cast: "text" },
+  UPDATED_AT: { sql: `e."updated_at"`, cast: "timestamptz" },
+  SIZE: { sql: `e."size"`, cast: "bigint" },
+};
+const KIND_ORDER: Record<Kind, number> = { FOLDER: 0, FILE: 1 };
+
+export function encodeCursor(c: ListingCursor): string {
+  return Buffer.from(JSON.stringify([c.kind, c.value, c.id])).toString("base64url");
+}
+
+export function decodeCursor(raw: string): ListingCursor {
+  try {
+    const [kind, value, id] = JSON.parse(Buffer.from(raw, "base64url").toString("utf8")) as unknown[];
+    if ((kind === "FOLDER" || kind === "FILE") && typeof value === "string" && typeof id === "string") return { kind, value, id };
+  } catch {
+    // fall through
+  }
+  throw errors.badInput("Invalid cursor");
+}
+
+/** One kind segment of one folder's page, starting after the cursor when it lies in this segment. */
+function segment(kind: Kind, order: EntryOrder, limit: number, after: ListingCursor | null): Prisma.Sql {
+  const column = COLUMN[order.field];
+  const col = Prisma.raw(column.sql);
+  const dir = Prisma.raw(order.direction);
+  let condition = Prisma.sql`TRUE`;
+  if (after && after.kind === kind) {
+    const cmp = Prisma.raw(order.direction === "ASC" ? ">" : "<");
+    const value = Prisma.sql`CAST(${after.value} AS ${Prisma.raw(column.cast)})`;
+    condition = Prisma.sql`(${col}, e."id") ${cmp} (${value}, ${after.id})`;
+  } else if (after && KIND_ORDER[after.kind] > KIND_ORDER[kind]) {
+    condition = Prisma.sql`FALSE`; // the cursor is already past this segment
+  }
+  return Prisma.sql`(
+    SELECT e."id", e."parent_id", e."kind"::text AS kind, ${col}::text AS value, ${KIND_ORDER[kind]} AS seg
+      FROM entries e
+     WHERE e."parent_id" = p.id AND e."kind" = ${kind}::"EntryKind" AND ${condition}
+     ORDER BY ${col} ${dir}, e."id" ${dir}
+     LIMIT ${limit})`;
+}
+
+/** Up to `first + 1` children per parent (the extra row tells whether there is a next page). */
+export async function listChildren(
+  prisma: PrismaClient,
+  parentIds: readonly string[],
+  order: EntryOrder,
+  first: number,
+  after: ListingCursor | null,
+): Promise<Map<string, ListingRow[]>> {
+  const limit = first + 1;
+  const dir = Prisma.raw(order.direction);
+  const rows = await prisma.$queryRaw<{ id: string; parent_id: string; kind: Kind; value: string }[]>`
+    SELECT c.id, c.parent_id, c.kind, c.value
+      FROM unnest(${parentIds as string[]}::text[]) AS p(id)
+      CROSS JOIN LATERAL (${segment("FOLDER", order, limit, after)} UNION ALL ${segment("FILE", order, limit, after)}) c
+     ORDER BY c.parent_id, c.seg, CAST(c.value AS ${Prisma.raw(COLUMN[order.field].cast)}) ${dir}, c.id ${dir}`;
+  const byParent = new Map<string, ListingRow[]>(parentIds.map((id) => [id, []]));
+  for (const r of rows) {
+    const list = byParent.get(r.parent_id)!;
+    if (list.length < limit) list.push({ id: r.id, parentId: r.parent_id, kind: r.kind, value: r.value });
+  }
+  return byParent;
+}
+
+/** Batches every folder's page request of one GraphQL request by identical arguments. */
+export function createListingLoader(prisma: PrismaClient): DataLoader<ListingRequest, ListingRow[], string> {
+  const argsKey = (r: ListingRequest) => JSON.stringify([r.order.field, r.order.direction, r.first, r.after]);
+  return new DataLoader(
+    async (requests) => {
+      const groups = new Map<string, ListingRequest[]>();
+      for (const r of requests) groups.set(argsKey(r), [...(groups.get(argsKey(r)) ?? []), r]);
+      const results = new Map<string, ListingRow[]>();
+      await Promise.all(
+        [...groups.values()].map(async (group) => {
+          const { order, first, after } = group[0]!;
+          const pages = await listChildren(prisma, [...new Set(group.map((r) => r.parentId))], order, first, after);
+          for (const r of group) results.set(`${r.parentId}|${argsKey(r)}`, pages.get(r.parentId) ?? []);
+        }),
+      );
+      return requests.map((r) => results.get(`${r.parentId}|${argsKey(r)}`)!);
+    },
+    { cacheKeyFn: (r) => `${r.parentId}|${argsKey(r)}` },
+  );
+}
