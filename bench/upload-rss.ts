@@ -25,7 +25,7 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { freePort } from "../src/db/embedded-postgres.ts";
+import { freePort } from "../src/free-port.ts";
 
 const MiB = 1024 * 1024;
 const LIMIT_MB = 64;

@@ -9,7 +9,7 @@ import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import Fastify from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../src/db/embedded-postgres.ts";
+import { freePort } from "../src/free-port.ts";
 import { AppError } from "../src/errors.ts";
 import { randomToken } from "../src/ids.ts";
 import type { BlobStore } from "../src/storage/blob-store.ts";

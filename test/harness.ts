@@ -11,7 +11,7 @@ import pino from "pino";
 import { inject } from "vitest";
 import { buildApp, type App } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
-import { freePort } from "../src/db/embedded-postgres.ts";
+import { freePort } from "../src/free-port.ts";
 import { createDeps, type Deps, type Logger } from "../src/deps.ts";
 import { randomToken } from "../src/ids.ts";
 import type { BlobStore } from "../src/storage/blob-store.ts";

@@ -6,7 +6,7 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../src/db/embedded-postgres.ts";
+import { freePort } from "../src/free-port.ts";
 import { createTestDatabase } from "./harness.ts";
 import { runCli, startServer, type Server } from "./support/processes.ts";
 
