@@ -5,7 +5,14 @@ import { print } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createPostgresPubSub } from "../src/pubsub.ts";
-import { SpaceEventsDocument, type SpaceEventsSubscription } from "./generated/graphql.ts";
+import {
+  CreateFolderByPathDocument,
+  DeleteEntryDocument,
+  MoveEntryDocument,
+  RenameEntryDocument,
+  SpaceEventsDocument,
+  type SpaceEventsSubscription,
+} from "./generated/graphql.ts";
 import { buildTestApp, type TestApp } from "./harness.ts";
 import { uploadAsset } from "./support/upload.ts";
 
@@ -84,6 +91,48 @@ describe("spaceEvents over graphql-ws", () => {
     await uploadAsset(t.graphqlUrl, { token: w.adminToken, spaceId: otherSpace.id, path: "here.txt", body: "x" });
     const event = await sub.result;
     expect(event.data?.spaceEvents.name).toBe("here.txt");
+  });
+});
+
+describe("the whole lifecycle as events", () => {
+  it("CREATED, UPDATED (overwrite, rename), MOVED and DELETED arrive in order over graphql-ws", async () => {
+    const space = await t.factories.space(w.org.id);
+    const reader = await t.factories.member(w.org.id, space.id, ["assets:read"]);
+    const events: SpaceEventsSubscription["spaceEvents"][] = [];
+    const client = wsClient(reader.token);
+    const done = new Promise<void>((resolve, reject) => {
+      const stop = client.subscribe<SpaceEventsSubscription>(
+        { query: print(SpaceEventsDocument), variables: { spaceId: space.id } },
+        {
+          next: (r) => {
+            if (r.errors) return reject(new Error(JSON.stringify(r.errors)));
+            events.push(r.data!.spaceEvents);
+            if (r.data!.spaceEvents.type === "DELETED") (stop(), resolve());
+          },
+          error: reject,
+          complete: () => {},
+        },
+      );
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const admin = w.adminToken;
+    const folder = (await t.gql(CreateFolderByPathDocument, { spaceId: space.id, path: "box" }, admin)).data!.createFolder.id;
+    const file = (await uploadAsset(t.graphqlUrl, { token: admin, spaceId: space.id, path: "f.txt", body: "1" })).data!.uploadAsset.id;
+    await uploadAsset(t.graphqlUrl, { token: admin, spaceId: space.id, path: "f.txt", body: "2" });
+    await t.gql(RenameEntryDocument, { id: file, name: "g.txt" }, admin);
+    await t.gql(MoveEntryDocument, { id: file, parentId: folder }, admin);
+    await t.gql(DeleteEntryDocument, { id: folder }, admin);
+    await done;
+    expect(events.map((e) => [e.type, e.name, e.kind])).toEqual([
+      ["CREATED", "box", "FOLDER"],
+      ["CREATED", "f.txt", "FILE"],
+      ["UPDATED", "f.txt", "FILE"],
+      ["UPDATED", "g.txt", "FILE"],
+      ["MOVED", "g.txt", "FILE"],
+      ["DELETED", "box", "FOLDER"],
+    ]);
+    expect(events[4]!.parentId).toBe(folder);
+    expect(new Set(events.map((e) => e.spaceId))).toEqual(new Set([space.id]));
   });
 });
 
