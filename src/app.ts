@@ -12,6 +12,8 @@ import { processRequest } from "graphql-upload-minimal";
 import { useServer } from "graphql-ws/use/ws";
 import { createYoga } from "graphql-yoga";
 import { WebSocketServer } from "ws";
+import { createLiveAccess, SOCKET_MANAGED, useEndStreamsOnRevocation, watchRevocations } from "./access/live-access.ts";
+import { authenticate, bearerToken } from "./access/viewer.ts";
 import { type ErrorCode, isAppError, toRestError } from "./errors.ts";
 import type { Deps } from "./deps.ts";
 import { createContext } from "./graphql/context.ts";
@@ -49,6 +51,8 @@ function errorBody(code: ErrorCode, message: string, requestId?: string) {
   return { error: { code, message, ...(requestId ? { requestId } : {}) } };
 }
 
+/** How long stop() lets in-flight requests finish before cutting connections. */
+const SHUTDOWN_GRACE_MS = 10_000;
 export async function buildApp(deps: Deps): Promise<App> {
   const { config, logger } = deps;
   const fastify = Fastify({
@@ -59,6 +63,11 @@ export async function buildApp(deps: Deps): Promise<App> {
     // Presigned URLs carry long query strings.
     routerOptions: { maxParamLength: 1024 },
   });
+
+  // Open WebSocket connections and SSE streams end when their token is revoked
+  // or expires, or their grants shrink, whichever process made the change.
+  const liveAccess = createLiveAccess();
+  const revocations = watchRevocations(deps.pubsub, liveAccess, (msg, err) => logger.error({ err }, msg));
 
   const yoga = createYoga<ServerContext>({
     schema,
@@ -94,6 +103,7 @@ export async function buildApp(deps: Deps): Promise<App> {
         maxTokens: { n: 5_000 },
       }),
       useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
+      useEndStreamsOnRevocation(liveAccess),
     ],
   });
 
@@ -173,8 +183,30 @@ export async function buildApp(deps: Deps): Promise<App> {
     wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit("connection", ws, req));
   });
   type EnvelopedArgs = ExecutionArgs & { rootValue: { execute: (a: ExecutionArgs) => unknown; subscribe: (a: ExecutionArgs) => unknown } };
-  const wsDisposable = useServer(
+  type ConnectionState = { untrack: () => void };
+  const wsDisposable = useServer<Record<string, unknown>, ConnectionState>(
     {
+      // A token is checked once per connection here, so the connection can be
+      // closed when it is revoked or expires (4403 / 4401). Without a token the
+      // connection is accepted and each subscription answers UNAUTHENTICATED, as
+      // over HTTP. An invalid token is refused (graphql-ws closes with 4403).
+      // Each subscription still authenticates again with current grants (context.ts).
+      onConnect: async (ctx) => {
+        const authorization = authorizationOf({ req: ctx.extra.request, connectionParams: ctx.connectionParams });
+        if (!authorization) return true;
+        const since = liveAccess.checkpoint();
+        let viewer;
+        try {
+          viewer = await authenticate(deps.prisma, bearerToken(authorization));
+        } catch (e) {
+          if (isAppError(e)) return false; // malformed, unknown, revoked or expired
+          throw e;
+        }
+        if (!viewer) return false;
+        ctx.extra.untrack = liveAccess.track(viewer, since, ({ code, reason }) => ctx.extra.socket.close(code, reason));
+        return true;
+      },
+      onClose: (ctx) => ctx.extra.untrack?.(),
       execute: (args) => (args as EnvelopedArgs).rootValue.execute(args) as never,
       subscribe: (args) => (args as EnvelopedArgs).rootValue.subscribe(args) as never,
       onSubscribe: async (ctx, _id, params) => {
@@ -184,6 +216,8 @@ export async function buildApp(deps: Deps): Promise<App> {
           socket: ctx.extra.socket,
           params,
           connectionParams: ctx.connectionParams,
+          // Revocation closes the whole socket (onConnect), not each operation's stream.
+          [SOCKET_MANAGED]: true,
         });
         const args = {
           schema: s,
@@ -209,8 +243,21 @@ export async function buildApp(deps: Deps): Promise<App> {
     },
     async stop() {
       await wsDisposable.dispose();
+      await revocations.stop();
+      liveAccess.close();
       wsServer.close();
-      await fastify.close();
+      // close() ends the connections idle at that moment; a response still being
+      // sent leaves a keep-alive socket that turns idle afterwards and would be
+      // kept for the keep-alive timeout (72 s). Sweep those while in-flight
+      // requests finish, and cut whatever is left after the grace period.
+      const sweep = setInterval(() => fastify.server.closeIdleConnections(), 50);
+      const force = setTimeout(() => fastify.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      try {
+        await fastify.close();
+      } finally {
+        clearInterval(sweep);
+        clearTimeout(force);
+      }
     },
   };
 }

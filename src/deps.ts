@@ -9,6 +9,7 @@ import { createAccountService } from "./modules/account/account.service.ts";
 import { createAssetService } from "./modules/asset/asset.service.ts";
 import { blobJobHandlers } from "./modules/blob/blob.jobs.ts";
 import { createEntryService } from "./modules/entry/entry.service.ts";
+import { createGrantService } from "./modules/grant/grant.service.ts";
 import { createOrganizationService } from "./modules/organization/organization.service.ts";
 import { createSpaceService } from "./modules/space/space.service.ts";
 import { createPostgresPubSub, type CabinetPubSub } from "./pubsub.ts";
@@ -52,7 +53,7 @@ export async function createDeps(
   const pubsub: CabinetPubSub = await createPostgresPubSub(runtime.databaseUrl, (msg, err) => logger.error({ err }, msg));
   await queue.start();
 
-  const accounts = createAccountService({ prisma });
+  const accounts = createAccountService({ prisma, pubsub });
   const services = {
     accounts,
     organizations: createOrganizationService({
@@ -61,6 +62,7 @@ export async function createDeps(
       defaults: { quotaBytes: config.defaultQuotaBytes, maxFileSizeBytes: config.defaultMaxFileSizeBytes },
     }),
     spaces: createSpaceService({ prisma }),
+    grants: createGrantService({ prisma, pubsub }),
     entries: createEntryService({ prisma, pubsub, queue }),
     assets: createAssetService({ prisma, blobStore, queue, pubsub }),
   };

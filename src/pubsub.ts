@@ -15,9 +15,20 @@ export type SpaceEvent = {
   at: string;
 };
 
-/** topic -> [routing id, payload]. Subscribers name the id they care about. */
+/** A token was revoked: connections authenticated with it must end. */
+export type TokenRevokedEvent = { tokenId: string; accountId: string };
+
+/** An account lost some or all of its permissions on a space: its live subscriptions must re-authorize. */
+export type GrantRevokedEvent = { accountId: string; spaceId: string };
+
+/**
+ * topic -> [routing id, payload]. Subscribers name the id they care about.
+ * Topics without a routing id are broadcasts every subscriber receives.
+ */
 export type Topics = {
   "space.events": [spaceId: string, payload: SpaceEvent];
+  "token.revoked": [payload: TokenRevokedEvent];
+  "grant.revoked": [payload: GrantRevokedEvent];
 };
 
 export type CabinetPubSub = PubSub<Topics> & { close(): Promise<void> };

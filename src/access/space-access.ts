@@ -48,3 +48,11 @@ export function visibleSpacesWhere(viewer: Viewer): Prisma.SpaceWhereInput {
 export function requireOrgAdmin(viewer: Viewer): void {
   if (!viewer.isOrgAdmin) throw errors.forbidden("organization:admin");
 }
+
+/**
+ * Managing who may use a space: organization admins, and accounts holding
+ * `space:admin` there. NOT_FOUND for a space the viewer cannot see.
+ */
+export function requireSpaceAdmin(prisma: PrismaClient, viewer: Viewer, spaceId: string) {
+  return requireSpacePermission(prisma, viewer, spaceId, "space:admin");
+}

@@ -11,6 +11,8 @@ export type Viewer = {
   accountId: string;
   organizationId: string;
   tokenId: string;
+  /** When the token stops working; long-lived connections are ended at that moment (access/live-access.ts). */
+  tokenExpiresAt: Date | null;
   isOrgAdmin: boolean;
   kind: "USER" | "SERVICE";
   /** spaceId -> permissions granted there. Org admins hold everything in their organization instead. */
@@ -49,6 +51,7 @@ export async function authenticate(prisma: PrismaClient, secret: string | undefi
     accountId: account.id,
     organizationId: account.organizationId,
     tokenId: token.id,
+    tokenExpiresAt: token.expiresAt,
     isOrgAdmin: account.isOrgAdmin,
     kind: account.kind,
     grants: new Map(account.grants.map((g) => [g.spaceId, new Set(g.permissions.filter(isPermission))])),

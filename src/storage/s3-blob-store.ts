@@ -100,6 +100,13 @@ export class S3BlobStore implements BlobStore {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
   }
 
+  // A presigned GET can override only the response-* headers S3 knows (content type,
+  // disposition, cache control, language, encoding, expires). It cannot add
+  // `X-Content-Type-Options: nosniff`, and object metadata cannot either, so unlike
+  // the disk driver's route the answer may be sniffed by old browsers. For active
+  // content (HTML, SVG, XML, JavaScript) the protection here is the attachment
+  // disposition that asset.service.ts forces; nosniff needs a proxy or CDN in front
+  // (e.g. a CloudFront response headers policy).
   async presignGet(key: string, options: PresignGetOptions): Promise<string> {
     const disposition = options.fileName || options.disposition
       ? contentDisposition(options.disposition ?? "inline", options.fileName)

@@ -1,4 +1,8 @@
-// Account and Organization types, and `viewer`: who am I, and what may I do.
+// Account, ApiToken and Organization types; `viewer`: who am I, and what may I
+// do; creating accounts and issuing and revoking tokens.
+import { canManageAccount } from "../../access/account-access.ts";
+import type { ApiToken } from "../../generated/prisma/client.ts";
+import { errors } from "../../errors.ts";
 import { builder } from "../../graphql/builder.ts";
 
 export const AccountKindEnum = builder.enumType("AccountKind", { values: ["USER", "SERVICE"] as const });
@@ -10,6 +14,28 @@ export const AccountRef = builder.prismaNode("Account", {
     kind: t.expose("kind", { type: AccountKindEnum }),
     isOrgAdmin: t.exposeBoolean("isOrgAdmin"),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
+    tokens: t.prismaField({
+      type: ["ApiToken"],
+      nullable: true,
+      description: "The account's API tokens, newest first, revoked ones included. For the account itself and organization admins.",
+      resolve: async (query, account, _args, ctx) => {
+        // Accounts are also reachable as `createdBy` by anyone reading a space; their tokens are not.
+        if (!canManageAccount(await ctx.viewer(), account)) throw errors.forbidden("organization:admin");
+        return ctx.prisma.apiToken.findMany({ ...query, where: { accountId: account.id }, orderBy: [{ createdAt: "desc" }, { id: "asc" }] });
+      },
+    }),
+  }),
+});
+
+export const ApiTokenRef = builder.prismaNode("ApiToken", {
+  id: { field: "id" },
+  description: "An opaque bearer credential of an account. Its secret is returned once, by createApiToken; only a hash is stored.",
+  fields: (t) => ({
+    name: t.exposeString("name"),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    expiresAt: t.expose("expiresAt", { type: "DateTime", nullable: true }),
+    revokedAt: t.expose("revokedAt", { type: "DateTime", nullable: true }),
+    account: t.relation("account"),
   }),
 });
 
@@ -60,5 +86,55 @@ builder.queryFields((t) => ({
     description: "The caller's organization, with its quota and exact usage.",
     resolve: async (query, _root, _args, ctx) =>
       ctx.prisma.organization.findUniqueOrThrow({ ...query, where: { id: (await ctx.viewer()).organizationId } }),
+  }),
+}));
+
+const CreateAccountInput = builder.inputType("CreateAccountInput", {
+  fields: (t) => ({
+    name: t.string(),
+    kind: t.field({ type: AccountKindEnum }),
+    isOrgAdmin: t.boolean({ required: false, description: "Organization admins hold every permission on every space. Default false." }),
+  }),
+});
+
+const CreateApiTokenInput = builder.inputType("CreateApiTokenInput", {
+  fields: (t) => ({
+    accountId: t.id(),
+    name: t.string(),
+    expiresAt: t.field({ type: "DateTime", required: false, description: "Must be in the future; open connections using the token close at that moment." }),
+  }),
+});
+
+const CreateApiTokenPayload = builder.objectRef<{ token: ApiToken; secret: string }>("CreateApiTokenPayload").implement({
+  fields: (t) => ({
+    token: t.field({ type: ApiTokenRef, resolve: (p) => p.token }),
+    secret: t.exposeString("secret", { description: "The bearer secret. Returned only here, never again: store it now." }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  createAccount: t.prismaField({
+    type: AccountRef,
+    description: "A user or service account in the caller's organization (organization admins only).",
+    args: { input: t.arg({ type: CreateAccountInput }) },
+    resolve: async (query, _root, { input }, ctx) => {
+      const account = await ctx.deps.services.accounts.createAccount(await ctx.viewer(), input);
+      return ctx.prisma.account.findUniqueOrThrow({ ...query, where: { id: account.id } });
+    },
+  }),
+  createApiToken: t.field({
+    type: CreateApiTokenPayload,
+    description: "A token for the caller's own account, or (organization admins) for any account of the organization.",
+    args: { input: t.arg({ type: CreateApiTokenInput }) },
+    resolve: async (_root, { input }, ctx) => ctx.deps.services.accounts.createApiToken(await ctx.viewer(), input),
+  }),
+  revokeApiToken: t.prismaField({
+    type: ApiTokenRef,
+    description: "Refuses the token from now on and closes connections opened with it. Revoking twice is harmless.",
+    args: { id: t.arg.id() },
+    resolve: async (query, _root, args, ctx) => {
+      const token = await ctx.deps.services.accounts.revokeApiToken(await ctx.viewer(), args.id);
+      return ctx.prisma.apiToken.findUniqueOrThrow({ ...query, where: { id: token.id } });
+    },
   }),
 }));

@@ -2,17 +2,29 @@
 // functions skip authorization and are for trusted callers only (bootstrap,
 // CLI, test factories); resolvers use the checked ones.
 import type { PrismaClient, Tx } from "../../db/prisma.ts";
+import { requireManageableAccount, requireManageableToken, expiryForNewToken } from "../../access/account-access.ts";
 import { requireOrgAdmin } from "../../access/space-access.ts";
 import { hashToken, newTokenSecret, type Viewer } from "../../access/viewer.ts";
 import { errors } from "../../errors.ts";
 import { newId } from "../../ids.ts";
+import type { CabinetPubSub } from "../../pubsub.ts";
 
 export type AccountService = ReturnType<typeof createAccountService>;
 
-type AccountInput = { organizationId: string; kind: "USER" | "SERVICE"; name: string; isOrgAdmin?: boolean };
+type AccountInput = { organizationId: string; kind: "USER" | "SERVICE"; name: string; isOrgAdmin?: boolean | null };
 
-export function createAccountService(deps: { prisma: PrismaClient }) {
-  const { prisma } = deps;
+const MAX_NAME_LENGTH = 200;
+
+/** Trimmed, non-empty, bounded: names are shown in listings and logs. */
+function cleanName(name: string, what: string): string {
+  const trimmed = name.trim();
+  if (!trimmed) throw errors.badInput(`${what} needs a name`);
+  if (trimmed.length > MAX_NAME_LENGTH) throw errors.badInput(`${what} name is longer than ${MAX_NAME_LENGTH} characters`);
+  return trimmed;
+}
+
+export function createAccountService(deps: { prisma: PrismaClient; pubsub: Pick<CabinetPubSub, "publish"> }) {
+  const { prisma, pubsub } = deps;
 
   function createAccountUnchecked(db: PrismaClient | Tx, input: AccountInput) {
     return db.account.create({
@@ -40,12 +52,35 @@ export function createAccountService(deps: { prisma: PrismaClient }) {
     return createTokenUnchecked(prisma, { accountId: admin.id, name });
   }
 
+  /** Organization admins only; the account joins the admin's own organization. */
   async function createAccount(viewer: Viewer, input: Omit<AccountInput, "organizationId">) {
     requireOrgAdmin(viewer);
-    const name = input.name.trim();
-    if (!name) throw errors.badInput("An account needs a name");
-    return createAccountUnchecked(prisma, { ...input, name, organizationId: viewer.organizationId });
+    return createAccountUnchecked(prisma, { ...input, name: cleanName(input.name, "An account"), organizationId: viewer.organizationId });
   }
 
-  return { createAccountUnchecked, createTokenUnchecked, createAdminTokenUnchecked, createAccount };
+  /** For the caller's own account, or (organization admins) any account of their organization. */
+  async function createApiToken(viewer: Viewer, input: { accountId: string; name: string; expiresAt?: Date | null }) {
+    const account = await requireManageableAccount(prisma, viewer, input.accountId);
+    const name = cleanName(input.name, "A token");
+    if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) {
+      throw errors.badInput("expiresAt must be in the future", { expiresAt: input.expiresAt.toISOString() });
+    }
+    return createTokenUnchecked(prisma, { accountId: account.id, name, expiresAt: expiryForNewToken(viewer, input.expiresAt) });
+  }
+
+  /**
+   * Idempotent: a second call keeps the first revokedAt. HTTP requests refuse the
+   * token at once (viewer.ts reads it per request); the event makes every
+   * process close the WebSocket connections and SSE streams opened with it.
+   */
+  async function revokeApiToken(viewer: Viewer, tokenId: string) {
+    const token = await requireManageableToken(prisma, viewer, tokenId);
+    // Conditional, so concurrent revocations agree on one revokedAt.
+    await prisma.apiToken.updateMany({ where: { id: token.id, revokedAt: null }, data: { revokedAt: new Date() } });
+    // Published on every call, not only the first: repeating a revocation also retries a lost notification.
+    pubsub.publish("token.revoked", { tokenId: token.id, accountId: token.accountId });
+    return prisma.apiToken.findUniqueOrThrow({ where: { id: token.id } });
+  }
+
+  return { createAccountUnchecked, createTokenUnchecked, createAdminTokenUnchecked, createAccount, createApiToken, revokeApiToken };
 }

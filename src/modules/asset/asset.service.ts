@@ -1,8 +1,8 @@
-// Files (FILE entries) and their bytes. Every upload path (GraphQL multipart,
-// REST bodies, imports) ends in `storeAsset`: bytes stream to the blob store
-// under a fresh random key while being counted and hashed, then one transaction
-// bills the quota, records the blob and points the entry at it. If anything
-// fails after the bytes landed, the object is deleted again.
+// Files (FILE entries) and their bytes. An upload checks the path and limits,
+// streams the bytes to the blob store under a fresh random key (storage/ingest.ts:
+// counted, hashed, content type sniffed), then one transaction bills the quota,
+// records the blob and points the entry at it. If anything fails after the
+// bytes landed, the object is deleted again.
 import type { Readable } from "node:stream";
 import type { PrismaClient, Tx } from "../../db/prisma.ts";
 import { requireSpacePermission, hasPermission } from "../../access/space-access.ts";
@@ -12,7 +12,8 @@ import { newId, randomToken } from "../../ids.ts";
 import type { JobQueue } from "../../jobs/queue.ts";
 import type { CabinetPubSub } from "../../pubsub.ts";
 import type { BlobStore } from "../../storage/blob-store.ts";
-import { MeteredStream } from "../../storage/metered-stream.ts";
+import { downloadDisposition } from "../../storage/content-type.ts";
+import { ingest } from "../../storage/ingest.ts";
 import { ensureFolderPath, spaceEvent } from "../entry/entry.service.ts";
 import { joinPath, normalizePath } from "../entry/entry-path.ts";
 import { lockSpaceTree, resolveChain } from "../entry/entry-tree.sql.ts";
@@ -25,12 +26,10 @@ export type UploadInput = {
   spaceId: string;
   path: string;
   body: Readable;
-  /** Content type the client declared; application/octet-stream when absent. */
+  /** Content type the client declared; checked against the bytes (storage/content-type.ts). */
   declaredType?: string | null;
   createParents?: boolean | null;
 };
-
-const DEFAULT_TYPE = "application/octet-stream";
 
 export function createAssetService(deps: { prisma: PrismaClient; blobStore: BlobStore; queue: JobQueue; pubsub: CabinetPubSub }) {
   const { prisma, blobStore, queue, pubsub } = deps;
@@ -54,33 +53,23 @@ export function createAssetService(deps: { prisma: PrismaClient; blobStore: Blob
     }
 
     const org = await prisma.organization.findUniqueOrThrow({ where: { id: space.organizationId } });
-    const replacedSize = target
-      ? ((await prisma.entry.findUnique({ where: { id: target.id }, select: { blob: { select: { size: true } } } }))?.blob?.size ?? 0n)
-      : 0n;
+    // An overwrite frees the bytes it replaces, so they count as available.
+    const replacedSize = target ? (await prisma.entry.findUniqueOrThrow({ where: { id: target.id }, select: { size: true } })).size : 0n;
     const quotaLeft = org.quotaBytes - org.usedBytes + replacedSize;
-    const limit = Number(org.maxFileSizeBytes < quotaLeft ? org.maxFileSizeBytes : quotaLeft < 0n ? 0n : quotaLeft);
-    const meter = new MeteredStream(limit, (l) =>
-      l === Number(org.maxFileSizeBytes)
-        ? errors.limitsReached(`The file is larger than the ${l} byte limit`, { reason: "MAX_FILE_SIZE", limit: l })
-        : errors.limitsReached("The organization's storage quota is used up", { reason: "QUOTA" }),
-    );
-
+    const maxFile = org.maxFileSizeBytes;
     const key = randomToken(20);
-    const contentType = input.declaredType?.trim() || DEFAULT_TYPE;
-    input.body.on("error", (e) => meter.destroy(e));
-    // The store's pipeline reports the meter's error; this listener only stops the
-    // source feeding a destroyed meter (and keeps a late duplicate error from going uncaught).
-    meter.on("error", () => input.body.unpipe(meter));
-    try {
-      await blobStore.put(key, input.body.pipe(meter), { contentType });
-    } catch (e) {
-      input.body.resume(); // drain whatever the client still sends
-      throw e instanceof AppError ? e : errors.storageUnavailable(e);
-    }
+    const { contentType, size, sha256 } = await ingest(blobStore, key, input.body, {
+      declaredType: input.declaredType,
+      limitBytes: Number(maxFile < quotaLeft ? maxFile : quotaLeft < 0n ? 0n : quotaLeft),
+      onLimit: (limit) =>
+        BigInt(limit) === maxFile
+          ? errors.limitsReached(`The file is larger than the ${limit} byte limit`, { reason: "MAX_FILE_SIZE", limit })
+          : errors.limitsReached("The organization's storage quota is used up", { reason: "QUOTA" }),
+    });
 
     try {
       const result = await prisma.$transaction((tx) =>
-        commitUpload(tx, viewer, { space, segments, key, contentType, size: BigInt(meter.bytes), sha256: meter.sha256(), createParents: !!input.createParents }),
+        commitUpload(tx, viewer, { space, segments, key, contentType, size, sha256, createParents: !!input.createParents }),
       );
       for (const f of result.createdFolders) pubsub.publish("space.events", space.id, spaceEvent("CREATED", space.id, { ...f, kind: "FOLDER" }));
       pubsub.publish("space.events", space.id, spaceEvent(result.replaced ? "UPDATED" : "CREATED", space.id, result.entry));
@@ -130,13 +119,17 @@ export function createAssetService(deps: { prisma: PrismaClient; blobStore: Blob
     return { entry, replaced: !!existing, createdFolders };
   }
 
-  /** Time-limited download URL for a file the viewer can read. */
+  /**
+   * Time-limited download URL for a file the viewer can read. Active content
+   * (HTML, SVG, XML, JavaScript) is always an attachment, whatever was asked:
+   * inline, it would run as a page of whatever origin serves it.
+   */
   async function downloadUrl(entry: { name: string; blob: { key: string; contentType: string } | null }, options: { expiresInSeconds: number; disposition?: "inline" | "attachment" }) {
     if (!entry.blob) throw new AppError("UPLOAD_INCOMPLETE", "The file has no content yet");
     return blobStore.presignGet(entry.blob.key, {
       expiresInSeconds: options.expiresInSeconds,
       fileName: entry.name,
-      disposition: options.disposition ?? "attachment",
+      disposition: downloadDisposition(entry.blob.contentType, options.disposition),
       contentType: entry.blob.contentType,
     });
   }
