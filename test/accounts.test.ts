@@ -182,6 +182,14 @@ describe("createApiToken", () => {
     expect(forever.data!.createApiToken.token.expiresAt).toBeNull();
   });
 
+  it("resolves node(id) of a token for its account and admins only", async () => {
+    const { id } = await t.factories.token(w.admin.id);
+    const node = `query($id: ID!) { node(id: $id) { __typename id ... on ApiToken { name } } }`;
+    expect((await t.gql(node, { id }, w.adminToken)).data).toMatchObject({ node: { __typename: "ApiToken", id } });
+    const other = await t.factories.world();
+    expect((await t.gql(node, { id }, other.adminToken)).data).toEqual({ node: null });
+  });
+
   it("refuses an expiry in the past (BAD_USER_INPUT)", async () => {
     const res = await t.gql(CreateApiTokenDocument, { input: { accountId: w.admin.id, name: "old", expiresAt: new Date(Date.now() - 1000).toISOString() } }, w.adminToken);
     expect(errorCode(res)).toBe("BAD_USER_INPUT");

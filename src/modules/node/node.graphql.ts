@@ -1,11 +1,12 @@
 // node(id): refetch anything by its prefixed id, through the same access rules
 // as the type's own queries. Ids the caller may not see resolve to null.
 import { brandWithType } from "@pothos/core";
+import { canManageAccount } from "../../access/account-access.ts";
 import { canSeeSpace, hasPermission } from "../../access/space-access.ts";
 import { builder } from "../../graphql/builder.ts";
 import type { Context } from "../../graphql/context.ts";
 import { idKind } from "../../ids.ts";
-import { AccountRef, OrganizationRef } from "../account/account.graphql.ts";
+import { AccountRef, ApiTokenRef, OrganizationRef } from "../account/account.graphql.ts";
 import { AssetRef, FolderRef } from "../entry/entry.graphql.ts";
 import { SpaceRef } from "../space/space.graphql.ts";
 
@@ -30,6 +31,12 @@ async function loadNode(id: string, ctx: Context): Promise<object | null> {
       if (!visible) return null;
       brandWithType(account, AccountRef);
       return account;
+    }
+    case "ApiToken": {
+      const token = await ctx.prisma.apiToken.findUnique({ where: { id }, include: { account: { select: { id: true, organizationId: true } } } });
+      if (!token || !canManageAccount(viewer, token.account)) return null;
+      brandWithType(token, ApiTokenRef);
+      return token;
     }
     case "Organization": {
       if (id !== viewer.organizationId) return null;
