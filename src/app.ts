@@ -17,7 +17,7 @@ import { authenticate, bearerToken } from "./access/viewer.ts";
 import { type ErrorCode, isAppError, toRestError } from "./errors.ts";
 import type { Deps } from "./deps.ts";
 import { createContext } from "./graphql/context.ts";
-import { createMaskError } from "./graphql/errors.ts";
+import { createErrorHandling } from "./graphql/errors.ts";
 import { schema } from "./graphql/schema.ts";
 import { runWithRequestId } from "./request-context.ts";
 import { registerDiskBlobRoutes } from "./storage/disk-blob.routes.ts";
@@ -69,6 +69,7 @@ export async function buildApp(deps: Deps): Promise<App> {
   const liveAccess = createLiveAccess();
   const revocations = watchRevocations(deps.pubsub, liveAccess, (msg, err) => logger.error({ err }, msg));
 
+  const errorHandling = createErrorHandling((msg, fields) => logger.error(fields, msg));
   const yoga = createYoga<ServerContext>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -86,9 +87,9 @@ export async function buildApp(deps: Deps): Promise<App> {
       debug: () => {},
       info: (...a) => logger.info({ args: a }, "yoga"),
       warn: (...a) => logger.warn({ args: a }, "yoga"),
-      error: (...a) => logger.error({ args: a }, "yoga"),
+      error: (...a) => (a.some(errorHandling.isNewsToTheLog) ? logger.error({ args: a }, "yoga") : undefined),
     },
-    maskedErrors: { maskError: createMaskError((msg, fields) => logger.error(fields, msg)) },
+    maskedErrors: { maskError: errorHandling.maskError },
     context: (ctx) =>
       createContext(deps, {
         authorization: authorizationOf(ctx),
@@ -144,7 +145,10 @@ export async function buildApp(deps: Deps): Promise<App> {
     return reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
   });
 
-  if (deps.blobStore instanceof DiskBlobStore) registerDiskBlobRoutes(fastify, deps.blobStore);
+  if (deps.blobStore instanceof DiskBlobStore) {
+    const uploads = deps.services.uploads;
+    await registerDiskBlobRoutes(fastify, deps.blobStore, { isAwaitingBytes: uploads.isAwaitingBytes, completed: uploads.completeByKey });
+  }
 
   // GraphQL over HTTP. Multipart bodies are parsed by graphql-upload-minimal,
   // which hands yoga the operations with streaming Upload promises.

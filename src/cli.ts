@@ -4,6 +4,8 @@ import { parseArgs } from "node:util";
 import pino from "pino";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createDeps } from "./deps.ts";
+import { reconcileOrphans } from "./modules/blob/blob.orphans.ts";
+import { ORPHAN_MIN_AGE_SECONDS } from "./modules/blob/blob.jobs.ts";
 import { resolveRuntime } from "./runtime.ts";
 
 const USAGE = `Usage: npm run --silent cli -- <command> [options]
@@ -13,6 +15,8 @@ Commands:
   create-org --name <name> [--quota <bytes>] [--max-file-size <bytes>]   print the new organization id
   create-space --name <name> [--org <org_id>]              print the new space id
   usage [--org <org_id>]                                   print storage usage as JSON
+  orphans [--dry-run] [--min-age <seconds>]                delete objects with no row, mark rows with no object FAILED;
+                                                           prints a JSON report (--dry-run changes nothing)
 `;
 
 async function main(argv: string[]) {
@@ -25,6 +29,8 @@ async function main(argv: string[]) {
       name: { type: "string" },
       quota: { type: "string" },
       "max-file-size": { type: "string" },
+      "dry-run": { type: "boolean", default: false },
+      "min-age": { type: "string" },
     },
   });
   if (!command || command === "help" || command === "--help") {
@@ -72,6 +78,14 @@ async function main(argv: string[]) {
           spaces: org.spaces.map((s) => ({ id: s.id, name: s.name, usedBytes: Number(s.usedBytes) })),
         };
         process.stdout.write(JSON.stringify(out, null, 2) + "\n");
+        break;
+      }
+      case "orphans": {
+        const report = await reconcileOrphans(deps, {
+          dryRun: values["dry-run"],
+          minAgeSeconds: values["min-age"] ? Number(values["min-age"]) : ORPHAN_MIN_AGE_SECONDS,
+        });
+        process.stdout.write(JSON.stringify(report, null, 2) + "\n");
         break;
       }
       default:

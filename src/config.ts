@@ -32,6 +32,8 @@ const EnvSchema = z.object({
   DEFAULT_MAX_FILE_SIZE_BYTES: bytes.default(5 * 1024 ** 3),
   PRESIGN_DEFAULT_EXPIRES_SECONDS: z.coerce.number().int().positive().default(900),
   PRESIGN_MAX_EXPIRES_SECONDS: z.coerce.number().int().positive().default(7 * 24 * 3600),
+  /** A two-stage upload whose URL expired this long ago without bytes is abandoned. */
+  UPLOAD_ABANDON_AFTER_SECONDS: z.coerce.number().int().min(0).default(900),
   /** Run pg-boss workers in this process (turn off for API-only replicas). */
   RUN_WORKERS: bool.default(true),
 });
@@ -60,6 +62,7 @@ export type Config = Readonly<{
   defaultQuotaBytes: bigint;
   defaultMaxFileSizeBytes: bigint;
   presign: { defaultExpiresSeconds: number; maxExpiresSeconds: number };
+  uploadAbandonAfterSeconds: number;
   runWorkers: boolean;
 }>;
 
@@ -105,6 +108,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       defaultExpiresSeconds: e.PRESIGN_DEFAULT_EXPIRES_SECONDS,
       maxExpiresSeconds: e.PRESIGN_MAX_EXPIRES_SECONDS,
     },
+    uploadAbandonAfterSeconds: e.UPLOAD_ABANDON_AFTER_SECONDS,
     runWorkers: e.RUN_WORKERS,
   });
 }

@@ -7,6 +7,8 @@ import { createJobQueue, type JobQueue } from "./jobs/queue.ts";
 import type { JobHandlers } from "./jobs/catalogue.ts";
 import { createAccountService } from "./modules/account/account.service.ts";
 import { createAssetService } from "./modules/asset/asset.service.ts";
+import { createAssetUploadService } from "./modules/asset/asset-upload.service.ts";
+import { assetJobHandlers } from "./modules/asset/asset.jobs.ts";
 import { blobJobHandlers } from "./modules/blob/blob.jobs.ts";
 import { createEntryService } from "./modules/entry/entry.service.ts";
 import { createGrantService } from "./modules/grant/grant.service.ts";
@@ -65,10 +67,16 @@ export async function createDeps(
     grants: createGrantService({ prisma, pubsub }),
     entries: createEntryService({ prisma, pubsub, queue }),
     assets: createAssetService({ prisma, blobStore, queue, pubsub }),
+    uploads: createAssetUploadService({
+      prisma, blobStore, queue, pubsub,
+      presign: config.presign,
+      abandonAfterSeconds: config.uploadAbandonAfterSeconds,
+    }),
   };
 
   const jobHandlers: JobHandlers = {
-    ...blobJobHandlers({ blobStore }),
+    ...blobJobHandlers({ prisma, blobStore, log: (msg, fields) => logger.info(fields, msg) }),
+    ...assetJobHandlers({ uploads: services.uploads, log: (msg, fields) => logger.info(fields, msg) }),
   };
 
   return {

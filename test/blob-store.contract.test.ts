@@ -1,21 +1,25 @@
 // The BlobStore contract (src/storage/blob-store.ts), run unchanged against both
 // drivers: the disk store behind its real /blobs route, and the S3 store against
 // s3rver, which verifies SigV4 like real S3. Everything goes over real HTTP.
-import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { createHash, createHmac, randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import Fastify from "fastify";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { freePort } from "../src/free-port.ts";
 import { AppError } from "../src/errors.ts";
 import { randomToken } from "../src/ids.ts";
-import type { BlobStore } from "../src/storage/blob-store.ts";
+import { CHECKSUM_SHA256_HEADER, type BlobListEntry, type BlobStore } from "../src/storage/blob-store.ts";
 import { registerDiskBlobRoutes } from "../src/storage/disk-blob.routes.ts";
 import { DiskBlobStore } from "../src/storage/disk-blob-store.ts";
 import { S3BlobStore } from "../src/storage/s3-blob-store.ts";
+import { S3Presigner } from "../src/storage/s3-presigner.ts";
+import { Q, sign, verify, type SignedFields } from "../src/storage/signed-url.ts";
 import { adaptClientToS3rver, startS3rver, type TestS3 } from "./support/s3rver.ts";
 
 const MiB = 1024 * 1024;
@@ -28,7 +32,7 @@ async function startDisk(): Promise<Running & { store: DiskBlobStore }> {
   const port = await freePort();
   const store = new DiskBlobStore({ root, publicUrl: `http://127.0.0.1:${port}`, signingSecret: randomToken(32) });
   const app = Fastify();
-  registerDiskBlobRoutes(app, store);
+  await registerDiskBlobRoutes(app, store);
   await app.listen({ port, host: "127.0.0.1" });
   return {
     store,
@@ -59,6 +63,9 @@ const drivers = [
     start: startDisk,
     // The disk route verifies its own HMAC; any query value is fine.
     emulatorMisencodesQuery: false,
+    headReportsContentType: false,
+    // The disk PUT route hashes the body and refuses one whose digest is not the signed one.
+    emulatorIgnoresChecksums: false,
   },
   {
     name: "s3",
@@ -69,6 +76,11 @@ const drivers = [
     // carries `filename*=UTF-8''…` is therefore refused by s3rver with 403
     // SignatureDoesNotMatch, though real S3 serves it.
     emulatorMisencodesQuery: true,
+    headReportsContentType: true,
+    // KNOWN S3RVER GAP (4.0.4): it never reads x-amz-checksum-sha256, so a body
+    // with another digest is stored; real S3 answers 400 BadDigest. What s3rver
+    // does check is the signature, so the header itself must be sent as signed.
+    emulatorIgnoresChecksums: true,
   },
 ] as const;
 
@@ -119,6 +131,12 @@ function failingSource(bytesBefore: number, error: Error, how: "throw" | "destro
       this.push(randomBytes(chunkBytes));
     },
   });
+}
+
+async function collect(entries: AsyncIterable<BlobListEntry>): Promise<BlobListEntry[]> {
+  const out: BlobListEntry[] = [];
+  for await (const entry of entries) out.push(entry);
+  return out;
 }
 
 /** The same URL with one character of its signature changed (hex for S3, base64url for disk: 'a'/'b' fit both). */
@@ -297,6 +315,132 @@ describe.each(drivers)("BlobStore contract: $name", (driver) => {
     });
   });
 
+  describe("presignPut", () => {
+    it("a PUT of exactly the signed body and headers stores it", async () => {
+      const key = newKey();
+      const body = randomBytes(100 * 1024);
+      const upload = await store.presignPut(key, { expiresInSeconds: 60, contentType: "application/pdf", size: body.length });
+      expect(upload.method).toBe("PUT");
+      expect(upload.headers).toEqual({ "Content-Type": "application/pdf", "Content-Length": String(body.length) });
+      const res = await fetch(upload.url, { method: "PUT", headers: upload.headers, body });
+      expect(res.status).toBe(200);
+      const head = await store.head(key);
+      expect(head?.size).toBe(body.length);
+      if (driver.headReportsContentType) expect(head?.contentType).toBe("application/pdf");
+      expect(sha256(await readAll(await store.getStream(key)))).toBe(sha256(body));
+    });
+
+    it("a PUT with another Content-Type than signed gets 403 and stores nothing", async () => {
+      const key = newKey();
+      const body = randomBytes(1024);
+      const upload = await store.presignPut(key, { expiresInSeconds: 60, contentType: "application/pdf", size: body.length });
+      const res = await fetch(upload.url, { method: "PUT", headers: { ...upload.headers, "Content-Type": "text/html" }, body });
+      expect(res.status).toBe(403);
+      expect(await store.head(key)).toBeNull();
+    });
+
+    it("a PUT of another size than signed gets 403 and stores nothing", async () => {
+      const key = newKey();
+      const upload = await store.presignPut(key, { expiresInSeconds: 60, contentType: "application/pdf", size: 1024 });
+      // fetch sets Content-Length from the body; sending the signed one with a longer body would not even leave the client.
+      const res = await fetch(upload.url, { method: "PUT", headers: { "Content-Type": "application/pdf" }, body: randomBytes(2048) });
+      expect(res.status).toBe(403);
+      expect(await store.head(key)).toBeNull();
+    });
+
+    describe("with a sha256", () => {
+      const body = randomBytes(64 * 1024);
+      const digest = sha256(body);
+      const presign = (key: string) => store.presignPut(key, { expiresInSeconds: 60, contentType: "application/octet-stream", size: body.length, sha256: digest });
+
+      it("returns the digest, base64, as a header to send; a PUT with it and the matching body stores the body", async () => {
+        const key = newKey();
+        const upload = await presign(key);
+        expect(upload.headers[CHECKSUM_SHA256_HEADER]).toBe(Buffer.from(digest, "hex").toString("base64"));
+        const res = await fetch(upload.url, { method: "PUT", headers: upload.headers, body });
+        expect(res.status).toBe(200);
+        expect(sha256(await readAll(await store.getStream(key)))).toBe(digest);
+      });
+
+      it("a PUT without the checksum header, or with another digest in it, gets 403 and stores nothing", async () => {
+        const key = newKey();
+        const upload = await presign(key);
+        const { [CHECKSUM_SHA256_HEADER]: _signed, ...withoutChecksum } = upload.headers;
+        expect((await fetch(upload.url, { method: "PUT", headers: withoutChecksum, body })).status).toBe(403);
+        const other = createHash("sha256").update("something else").digest("base64");
+        expect((await fetch(upload.url, { method: "PUT", headers: { ...upload.headers, [CHECKSUM_SHA256_HEADER]: other }, body })).status).toBe(403);
+        expect(await store.head(key)).toBeNull();
+      });
+
+      it("a body whose digest is not the signed one is refused (the store checks it, not only the signature)", async () => {
+        const key = newKey();
+        const upload = await presign(key);
+        const tampered = Buffer.from(body);
+        tampered[0] = tampered[0]! ^ 0xff;
+        const res = await fetch(upload.url, { method: "PUT", headers: upload.headers, body: tampered });
+        if (driver.emulatorIgnoresChecksums) {
+          // See `emulatorIgnoresChecksums`: s3rver stores it. If it ever starts checking, this fails: drop the branch.
+          expect(res.status).toBe(200);
+          return;
+        }
+        expect(res.status).toBeGreaterThanOrEqual(400);
+        expect(res.status).toBeLessThan(500);
+        expect(await store.head(key)).toBeNull();
+      });
+
+      it("refuses a sha256 that is not 64 hex digits", async () => {
+        await expect(store.presignPut(newKey(), { expiresInSeconds: 60, contentType: "text/plain", size: 1, sha256: "abc" })).rejects.toMatchObject({
+          code: "BAD_USER_INPUT",
+        });
+      });
+    });
+  });
+
+  describe("list", () => {
+    it("reports exactly the objects under a prefix, in key order, with size and modification time", async () => {
+      const prefix = randomToken(8);
+      const started = Date.now();
+      const written: { key: string; size: number }[] = [];
+      for (const size of [1, 2048, 300 * 1024]) {
+        const key = prefix + randomToken(12);
+        await store.put(key, Readable.from([randomBytes(size)]), { contentType: "application/octet-stream", size });
+        written.push({ key, size });
+      }
+      const outside = await stored(100);
+      const listed = await collect(store.list({ prefix }));
+      expect(listed.map((e) => e.key)).toEqual(written.map((w) => w.key).sort());
+      for (const entry of listed) {
+        expect(entry.size).toBe(written.find((w) => w.key === entry.key)?.size);
+        expect(entry.lastModified).toBeInstanceOf(Date);
+        // S3 keeps whole seconds: allow the truncation and a little clock slack.
+        expect(entry.lastModified.getTime()).toBeGreaterThanOrEqual(started - 2000);
+        expect(entry.lastModified.getTime()).toBeLessThanOrEqual(Date.now() + 2000);
+      }
+      expect(listed.map((e) => e.key)).not.toContain(outside.key);
+    });
+
+    it("without a prefix lists every object in key order; a one-character prefix narrows it", async () => {
+      const { key, bytes } = await stored(512);
+      const all = await collect(store.list());
+      expect(all.find((e) => e.key === key)?.size).toBe(bytes.length);
+      const keys = all.map((e) => e.key);
+      expect(keys).toEqual([...keys].sort());
+      expect(new Set(keys).size).toBe(keys.length);
+      const narrowed = await collect(store.list({ prefix: key[0] }));
+      expect(narrowed.map((e) => e.key)).toContain(key);
+      expect(narrowed.every((e) => e.key.startsWith(key[0]!))).toBe(true);
+      expect(narrowed.length).toBe(all.filter((e) => e.key.startsWith(key[0]!)).length);
+    });
+
+    it("no longer reports a deleted object, and a prefix nothing has lists nothing", async () => {
+      const { key } = await stored(64);
+      expect((await collect(store.list({ prefix: key }))).map((e) => e.key)).toEqual([key]);
+      await store.delete(key);
+      expect(await collect(store.list({ prefix: key }))).toEqual([]);
+      expect(await collect(store.list({ prefix: randomToken(16) }))).toEqual([]);
+    });
+  });
+
   describe("checkReady", () => {
     it("resolves on a healthy store", async () => {
       await expect(store.checkReady()).resolves.toBeUndefined();
@@ -317,6 +461,68 @@ describe("DiskBlobStore specifics", () => {
     await expect(store.put(newKey(), failingSource(MiB, boom, "throw"), { contentType: "text/plain" })).rejects.toBe(boom);
     expect(await readdir(path.join(store.root, ".partial"))).toEqual([]);
   });
+
+  it("list skips writes in flight (.partial), stray files, misplaced keys and directories", async () => {
+    const { store } = running;
+    const key = newKey();
+    await store.put(key, Readable.from([randomBytes(10)]), { contentType: "text/plain" });
+    const shard = path.join(store.root, key.slice(0, 2));
+    await mkdir(path.join(store.root, ".partial"), { recursive: true });
+    const inFlight = `${newKey()}.abc123`;
+    await writeFile(path.join(store.root, ".partial", inFlight), "half-written");
+    const otherShard = key.slice(0, 2) === "zz" ? "yy" : "zz";
+    const misplaced = otherShard + randomToken(18); // key-shaped, but not in its own shard directory
+    await writeFile(path.join(shard, misplaced), "x");
+    await writeFile(path.join(shard, "README.txt"), "x");
+    const dirNamedLikeAKey = key.slice(0, 2) + randomToken(18);
+    await mkdir(path.join(shard, dirNamedLikeAKey));
+    await mkdir(path.join(store.root, "not-a-shard"), { recursive: true });
+    await writeFile(path.join(store.root, "not-a-shard", newKey()), "x");
+
+    const keys = (await collect(store.list())).map((e) => e.key);
+    expect(keys).toContain(key);
+    for (const k of keys) expect(k).toMatch(/^[0-9a-z]{16,64}$/);
+    expect(keys).not.toContain(misplaced);
+    expect(keys).not.toContain(dirNamedLikeAKey);
+    expect(keys.some((k) => inFlight.startsWith(k))).toBe(false);
+  });
+
+  it("list of a store whose directory does not exist yet is empty", async () => {
+    const store = new DiskBlobStore({ root: path.join(os.tmpdir(), `cabinet-never-created-${randomToken(8)}`), publicUrl: "http://127.0.0.1:1", signingSecret: randomToken(32) });
+    expect(await collect(store.list())).toEqual([]);
+  });
+
+  describe("signed fields with a sha256", () => {
+    const secret = randomToken(32);
+    const fields: SignedFields = { method: "PUT", key: newKey(), expires: 1_900_000_000, contentType: "application/pdf", contentLength: 1234 };
+    const digest = sha256(Buffer.from("body"));
+
+    it("leaves the signature of a URL without a sha256 exactly as before the field existed", () => {
+      const before = createHmac("sha256", secret)
+        .update([fields.method, fields.key, fields.expires, "", fields.contentType, fields.contentLength].join("\n"))
+        .digest("base64url");
+      expect(sign(secret, fields)).toBe(before);
+    });
+
+    it("signs the sha256: another digest, or none, does not verify", () => {
+      const signature = sign(secret, { ...fields, sha256: digest });
+      expect(signature).not.toBe(sign(secret, fields));
+      expect(verify(secret, { ...fields, sha256: digest }, signature)).toBe(true);
+      expect(verify(secret, { ...fields, sha256: digest.toUpperCase() }, signature)).toBe(true);
+      expect(verify(secret, fields, signature)).toBe(false);
+      expect(verify(secret, { ...fields, sha256: sha256(Buffer.from("other")) }, signature)).toBe(false);
+    });
+
+    it("presignPut puts the hex digest in the URL and the base64 digest in the headers", async () => {
+      const upload = await running.store.presignPut(fields.key, { expiresInSeconds: 60, contentType: "application/pdf", size: 4, sha256: digest.toUpperCase() });
+      const url = new URL(upload.url);
+      expect(url.searchParams.get(Q.uploadSha256)).toBe(digest);
+      expect(upload.headers[CHECKSUM_SHA256_HEADER]).toBe(Buffer.from(digest, "hex").toString("base64"));
+      const signed = { method: "PUT" as const, key: fields.key, expires: Number(url.searchParams.get(Q.expires)), contentType: "application/pdf", contentLength: 4 };
+      expect(verify(running.store.signingSecret, { ...signed, sha256: digest }, url.searchParams.get(Q.signature) ?? "")).toBe(true);
+      expect(verify(running.store.signingSecret, signed, url.searchParams.get(Q.signature) ?? "")).toBe(false);
+    });
+  });
 });
 
 describe("S3BlobStore specifics (s3rver)", () => {
@@ -326,37 +532,200 @@ describe("S3BlobStore specifics (s3rver)", () => {
   });
   afterAll(() => running?.stop());
 
-  describe("presignPut", () => {
-    it("a PUT of exactly the signed body and headers stores it", async () => {
+  it("list pages through ListObjectsV2 and reports only Cabinet-shaped keys", async () => {
+    const { store } = running;
+    const prefix = randomToken(8);
+    const written: { key: string; size: number }[] = [];
+    for (let i = 0; i < 5; i++) {
+      const key = prefix + randomToken(12);
+      await store.put(key, Readable.from([randomBytes(10 + i)]), { contentType: "application/octet-stream" });
+      written.push({ key, size: 10 + i });
+    }
+    // Someone else's objects in a shared bucket: never reported, so a sweep can never delete them.
+    await store.client.send(new PutObjectCommand({ Bucket: store.bucket, Key: `${prefix}/foreign.txt`, Body: "not ours" }));
+    await store.client.send(new PutObjectCommand({ Bucket: store.bucket, Key: `${prefix}NOT_OURS`, Body: "not ours" }));
+    let pages = 0;
+    store.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === "ListObjectsV2Command") pages++;
+        return next(args);
+      },
+      { step: "initialize", name: "countListPages" },
+    );
+    try {
+      const listed = await collect(store.list({ prefix, pageSize: 2 }));
+      expect(listed.map((e) => ({ key: e.key, size: e.size }))).toEqual([...written].sort((a, b) => (a.key < b.key ? -1 : 1)));
+      expect(pages).toBe(4); // 7 objects, 2 per page
+    } finally {
+      store.client.middlewareStack.remove("countListPages");
+    }
+  });
+
+  describe("presigned URLs beside getSignedUrl's", () => {
+    const param = (url: string, name: string) => new URL(url).searchParams.get(name);
+    /** Origin and path, with the key (when given) replaced, so URLs for different keys compare. */
+    const shape = (url: string, key?: string) => {
+      const u = new URL(url);
+      return `${u.origin}${key ? u.pathname.replace(key, "<key>") : u.pathname}`;
+    };
+
+    it("GET: same host, path, signed headers and parameters; s3rver serves both", async () => {
       const { store } = running;
-      const key = newKey();
-      const body = randomBytes(100 * 1024);
-      const upload = await store.presignPut(key, { expiresInSeconds: 60, contentType: "application/pdf", size: body.length });
-      expect(upload.method).toBe("PUT");
-      const res = await fetch(upload.url, { method: "PUT", headers: upload.headers, body });
-      expect(res.status).toBe(200);
-      expect(await store.head(key)).toEqual({ size: body.length, contentType: "application/pdf" });
-      expect(sha256(await readAll(await store.getStream(key)))).toBe(sha256(body));
+      const { key, bytes } = await (async () => {
+        const k = newKey();
+        const b = randomBytes(2048);
+        await store.put(k, Readable.from([b]), { contentType: "application/octet-stream" });
+        return { key: k, bytes: b };
+      })();
+      const ours = await store.presignGet(key, { expiresInSeconds: 60, disposition: "attachment", contentType: "text/csv" });
+      const sdk = await getSignedUrl(
+        store.client,
+        new GetObjectCommand({ Bucket: store.bucket, Key: key, ResponseContentDisposition: "attachment", ResponseContentType: "text/csv" }),
+        { expiresIn: 60 },
+      );
+      expect(shape(ours, key)).toBe(shape(sdk, key));
+      expect(shape(ours, key)).toBe(`${running.s3.endpoint}/${store.bucket}/<key>`);
+      expect(param(ours, "X-Amz-SignedHeaders")).toBe("host");
+      expect(param(ours, "X-Amz-SignedHeaders")).toBe(param(sdk, "X-Amz-SignedHeaders"));
+      for (const name of ["response-content-disposition", "response-content-type", "X-Amz-Credential", "X-Amz-Expires", "X-Amz-Algorithm", "X-Amz-Content-Sha256"]) {
+        expect(param(ours, name), name).toBe(param(sdk, name));
+      }
+      for (const url of [ours, sdk]) {
+        const res = await fetch(url);
+        expect(res.status).toBe(200);
+        expect(res.headers.get("content-type")).toBe("text/csv");
+        expect(res.headers.get("content-disposition")).toBe("attachment");
+        expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
+      }
     });
 
-    it("a PUT with another Content-Type than signed gets 403 and stores nothing", async () => {
+    it("PUT: content type and length signed like getSignedUrl with signableHeaders, no checksum baked in; s3rver stores through both", async () => {
       const { store } = running;
-      const key = newKey();
-      const body = randomBytes(1024);
-      const upload = await store.presignPut(key, { expiresInSeconds: 60, contentType: "application/pdf", size: body.length });
-      const res = await fetch(upload.url, { method: "PUT", headers: { ...upload.headers, "Content-Type": "text/html" }, body });
-      expect(res.status).toBe(403);
-      expect(await store.head(key)).toBeNull();
+      const body = randomBytes(4096);
+      const [oursKey, sdkKey] = [newKey(), newKey()];
+      const ours = await store.presignPut(oursKey, { expiresInSeconds: 60, contentType: "application/pdf", size: body.length });
+      const sdk = await getSignedUrl(
+        store.client,
+        new PutObjectCommand({ Bucket: store.bucket, Key: sdkKey, ContentType: "application/pdf", ContentLength: body.length }),
+        { expiresIn: 60, signableHeaders: new Set(["content-type", "content-length"]) },
+      );
+      expect(shape(ours.url, oursKey)).toBe(shape(sdk, sdkKey));
+      expect(param(ours.url, "X-Amz-SignedHeaders")).toBe("content-length;content-type;host");
+      expect(param(ours.url, "X-Amz-SignedHeaders")).toBe(param(sdk, "X-Amz-SignedHeaders"));
+      // requestChecksumCalculation WHEN_REQUIRED: no CRC32 of an empty body that would refuse every real one.
+      for (const url of [ours.url, sdk]) expect([...new URL(url).searchParams.keys()].filter((k) => /checksum/i.test(k))).toEqual([]);
+      for (const [url, key] of [[ours.url, oursKey], [sdk, sdkKey]] as const) {
+        const res = await fetch(url, { method: "PUT", headers: ours.headers, body });
+        expect(res.status).toBe(200);
+        expect(await store.head(key)).toEqual({ size: body.length, contentType: "application/pdf" });
+      }
     });
 
-    it("a PUT of another size than signed gets 403 and stores nothing", async () => {
+    it("PUT with a sha256: x-amz-checksum-sha256 is a signed header, as getSignedUrl signs it when told not to hoist it", async () => {
       const { store } = running;
-      const key = newKey();
-      const upload = await store.presignPut(key, { expiresInSeconds: 60, contentType: "application/pdf", size: 1024 });
-      // fetch sets Content-Length from the body; sending the signed one with a longer body would not even leave the client.
-      const res = await fetch(upload.url, { method: "PUT", headers: { "Content-Type": "application/pdf" }, body: randomBytes(2048) });
-      expect(res.status).toBe(403);
-      expect(await store.head(key)).toBeNull();
+      const body = randomBytes(4096);
+      const [oursKey, sdkKey] = [newKey(), newKey()];
+      const ours = await store.presignPut(oursKey, { expiresInSeconds: 60, contentType: "application/pdf", size: body.length, sha256: sha256(body) });
+      const sdk = await getSignedUrl(
+        store.client,
+        new PutObjectCommand({
+          Bucket: store.bucket,
+          Key: sdkKey,
+          ContentType: "application/pdf",
+          ContentLength: body.length,
+          ChecksumSHA256: createHash("sha256").update(body).digest("base64"),
+        }),
+        { expiresIn: 60, signableHeaders: new Set(["content-type", "content-length"]), unhoistableHeaders: new Set([CHECKSUM_SHA256_HEADER]) },
+      );
+      expect(shape(ours.url, oursKey)).toBe(shape(sdk, sdkKey));
+      expect(param(ours.url, "X-Amz-SignedHeaders")).toBe(`content-length;content-type;host;${CHECKSUM_SHA256_HEADER}`);
+      expect(param(ours.url, "X-Amz-SignedHeaders")).toBe(param(sdk, "X-Amz-SignedHeaders"));
+      expect(param(ours.url, CHECKSUM_SHA256_HEADER)).toBeNull(); // a header, not a query parameter
+      for (const [url, key] of [[ours.url, oursKey], [sdk, sdkKey]] as const) {
+        expect((await fetch(url, { method: "PUT", headers: ours.headers, body })).status).toBe(200);
+        expect((await store.head(key))?.size).toBe(body.length);
+      }
+    });
+
+    // Pure URL construction, no request sent: host and path for each addressing style.
+    const KEY = "a/b c'*(x)Ü.txt";
+    it.each([
+      ["custom endpoint, path style", { region: "us-east-1", endpoint: "http://127.0.0.1:9000", forcePathStyle: true }, "bkt"],
+      ["IP endpoint: path style even when virtual hosting is allowed", { region: "us-east-1", endpoint: "http://127.0.0.1:9000", forcePathStyle: false }, "bkt"],
+      ["named endpoint, virtual-hosted", { region: "us-east-1", endpoint: "http://localhost:9000", forcePathStyle: false }, "bkt"],
+      ["endpoint with a base path, path style", { region: "us-east-1", endpoint: "https://minio.example.com/base/", forcePathStyle: true }, "bkt"],
+      ["endpoint with a base path, virtual-hosted", { region: "us-east-1", endpoint: "https://minio.example.com/base", forcePathStyle: false }, "bkt"],
+      ["endpoint with the scheme's default port", { region: "us-east-1", endpoint: "https://minio.example.com:443", forcePathStyle: true }, "bkt"],
+      ["dotted bucket on an https endpoint", { region: "us-east-1", endpoint: "https://minio.example.com", forcePathStyle: false }, "my.bkt"],
+      ["AWS, virtual-hosted", { region: "eu-central-1", forcePathStyle: false }, "bkt"],
+      ["AWS us-east-1", { region: "us-east-1", forcePathStyle: false }, "bkt"],
+      ["AWS, path style", { region: "eu-central-1", forcePathStyle: true }, "bkt"],
+      ["AWS, dotted bucket", { region: "eu-central-1", forcePathStyle: false }, "my.bkt"],
+      ["AWS China", { region: "cn-north-1", forcePathStyle: false }, "bkt"],
+      ["AWS, bucket name not DNS-shaped", { region: "eu-west-1", forcePathStyle: false }, "Bad_Bucket"],
+    ] as const)("URL shape: %s", async (_label, location, bucket) => {
+      const credentials = { accessKeyId: "AKID", secretAccessKey: "secret" };
+      const presigner = new S3Presigner({ ...location, bucket }, async () => credentials);
+      const client = new S3Client({ ...location, credentials });
+      try {
+        const ours = await presigner.presign({ method: "GET", key: KEY, expiresInSeconds: 60 });
+        const sdk = await getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: KEY }), { expiresIn: 60 });
+        expect(shape(ours)).toBe(shape(sdk));
+        expect(presigner.objectUrl(KEY)).toBe(shape(ours));
+        expect(param(ours, "X-Amz-Credential")).toBe(param(sdk, "X-Amz-Credential"));
+        expect(param(ours, "X-Amz-SignedHeaders")).toBe(param(sdk, "X-Amz-SignedHeaders"));
+      } finally {
+        client.destroy();
+      }
+    });
+  });
+
+  describe("presigning", () => {
+    afterEach(() => {
+      vi.restoreAllMocks();
+    });
+
+    it("refuses an expiry over S3's one-week maximum with BAD_USER_INPUT and signs the one asked for", async () => {
+      const { store } = running;
+      await expect(store.presignGet(newKey(), { expiresInSeconds: 7 * 24 * 3600 + 1 })).rejects.toMatchObject({ code: "BAD_USER_INPUT" });
+      expect(new URL(await store.presignGet(newKey(), { expiresInSeconds: 7 * 24 * 3600 })).searchParams.get("X-Amz-Expires")).toBe("604800");
+    });
+
+    it("explicit keys are used as they are: the SDK's credential chain is never asked", async () => {
+      const store = new S3BlobStore(running.s3.config);
+      const provider = vi.fn(async () => {
+        throw new Error("the credential chain must not be asked");
+      });
+      store.client.config.credentials = provider;
+      const url = await store.presignGet(newKey(), { expiresInSeconds: 60 });
+      expect(new URL(url).searchParams.get("X-Amz-Credential")).toMatch(/^S3RVER\//);
+      expect(provider).not.toHaveBeenCalled();
+      store.client.destroy();
+    });
+
+    it("without keys, the SDK's credentials are fetched once (concurrent callers share it) and again only near their expiry", async () => {
+      const store = new S3BlobStore({ ...running.s3.config, accessKeyId: undefined, secretAccessKey: undefined });
+      const now = Date.now();
+      let fetched = 0;
+      const provider = vi.fn(async () => {
+        fetched++;
+        await sleep(5);
+        return { accessKeyId: `TEMP${fetched}`, secretAccessKey: "secret", sessionToken: `token${fetched}`, expiration: new Date(now + 60 * 60_000) };
+      });
+      store.client.config.credentials = provider;
+      const urls = await Promise.all(Array.from({ length: 20 }, () => store.presignGet(newKey(), { expiresInSeconds: 60 })));
+      await store.presignPut(newKey(), { expiresInSeconds: 60, contentType: "text/plain", size: 1 });
+      expect(provider).toHaveBeenCalledTimes(1);
+      for (const url of urls) {
+        expect(new URL(url).searchParams.get("X-Amz-Credential")).toMatch(/^TEMP1\//);
+        expect(new URL(url).searchParams.get("X-Amz-Security-Token")).toBe("token1");
+      }
+      // 56 minutes on, they expire within 5 minutes: fetched again before signing.
+      vi.spyOn(Date, "now").mockReturnValue(now + 56 * 60_000);
+      const later = await store.presignGet(newKey(), { expiresInSeconds: 60 });
+      expect(provider).toHaveBeenCalledTimes(2);
+      expect(new URL(later).searchParams.get("X-Amz-Credential")).toMatch(/^TEMP2\//);
+      store.client.destroy();
     });
   });
 

@@ -26,13 +26,21 @@ export function appErrorToGraphQL(e: AppError, source?: GraphQLError): GraphQLEr
     source: source?.source,
     positions: source?.positions,
     path: source?.path,
-    originalError: e,
+    // No originalError: yoga logs errors that carry one, and an AppError is an
+    // answer to the client, not a fault to page anyone about.
     extensions: { code: e.code, ...(e.details ? { details: e.details } : {}) },
   });
 }
 
-export function createMaskError(log: ErrorLogger) {
-  return (error: unknown, message: string): Error => {
+/**
+ * Yoga's maskError, plus a filter for yoga's own error log. Yoga logs every
+ * error its maskError replaced: that would put each client error (NOT_FOUND…)
+ * in the error log, and log unexpected ones twice, the second time without the
+ * request id. `isNewsToTheLog` lets only what neither covers through.
+ */
+export function createErrorHandling(log: ErrorLogger) {
+  const alreadyLogged = new WeakSet<object>();
+  const maskError = (error: unknown, message: string): Error => {
     const original = unwrap(error);
     const graphQLError = isGraphQLError(error) ? error : undefined;
     if (isAppError(original)) return appErrorToGraphQL(original, graphQLError);
@@ -40,10 +48,14 @@ export function createMaskError(log: ErrorLogger) {
     if (isGraphQLError(original)) return original;
     const requestId = currentRequestId();
     log("unexpected error in GraphQL operation", { err: original, path: graphQLError?.path, requestId });
+    if (typeof error === "object" && error) alreadyLogged.add(error);
     return new GraphQLError(message, {
       nodes: graphQLError?.nodes,
       path: graphQLError?.path,
       extensions: { code: "INTERNAL_SERVER_ERROR", ...(requestId ? { requestId } : {}) },
     });
   };
+  const isNewsToTheLog = (error: unknown) =>
+    !isAppError(unwrap(error)) && !(typeof error === "object" && error && alreadyLogged.has(error));
+  return { maskError, isNewsToTheLog };
 }

@@ -2,13 +2,13 @@
 // transaction, so a job is enqueued exactly when the change that needs it commits.
 import PgBoss from "pg-boss";
 import type { Tx } from "../db/prisma.ts";
-import { type JobHandlers, type JobMap, type JobName, QUEUE_OPTIONS } from "./catalogue.ts";
+import { type JobHandlers, type JobMap, type JobName, QUEUE_OPTIONS, SCHEDULES } from "./catalogue.ts";
 
 export type JobQueue = {
   start(): Promise<void>;
   stop(): Promise<void>;
   send<K extends JobName>(name: K, data: JobMap[K], options?: { tx?: Tx; startAfterSeconds?: number }): Promise<void>;
-  /** Starts workers for every job in the catalogue. */
+  /** Starts workers for every job in the catalogue, and the clock for scheduled ones. */
   work(handlers: JobHandlers, options?: { pollingIntervalSeconds?: number }): Promise<void>;
 };
 
@@ -49,6 +49,8 @@ export function createJobQueue(options: { databaseUrl: string; log?: (msg: strin
           for (const job of jobs) await handler(job.data);
         });
       }
+      // pg-boss keeps one schedule per name across processes, so every worker may (re)declare it.
+      for (const [name, cron] of Object.entries(SCHEDULES)) await boss.schedule(name, cron, {}, { tz: "UTC" });
     },
   };
 }

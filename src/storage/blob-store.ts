@@ -3,6 +3,7 @@
 // s3-blob-store.ts (any S3-compatible store). test/blob-store.contract.test.ts
 // runs the same suite against both.
 import type { Readable } from "node:stream";
+import { AppError } from "../errors.ts";
 
 export type BlobHead = { size: number; contentType?: string };
 
@@ -20,7 +21,25 @@ export type PresignPutOptions = {
   expiresInSeconds: number;
   contentType: string;
   size: number;
+  /**
+   * Hex SHA-256 of the exact body. When given, the URL only accepts a PUT that
+   * sends it (base64) in the CHECKSUM_SHA256_HEADER header, and the store
+   * refuses a body with another digest (S3 checks it itself; the disk route
+   * hashes the body).
+   */
+  sha256?: string;
 };
+
+/** S3's name for the header; the disk driver's PUT route uses the same one. */
+export const CHECKSUM_SHA256_HEADER = "x-amz-checksum-sha256";
+
+/** Validates a hex SHA-256 and returns it as S3 wants it in CHECKSUM_SHA256_HEADER (base64 of the digest). */
+export function checksumSha256HeaderValue(sha256Hex: string): string {
+  if (!/^[0-9a-f]{64}$/i.test(sha256Hex)) throw new AppError("BAD_USER_INPUT", "sha256 must be 64 hexadecimal digits");
+  return Buffer.from(sha256Hex, "hex").toString("base64");
+}
+
+export type BlobListEntry = { key: string; size: number; lastModified: Date };
 
 export type UploadRequest = {
   method: "PUT";
@@ -43,6 +62,13 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
   presignGet(key: string, options: PresignGetOptions): Promise<string>;
   presignPut(key: string, options: PresignPutOptions): Promise<UploadRequest>;
+  /**
+   * Every stored object whose key starts with `prefix`, in key order, paged
+   * lazily. Only keys of Cabinet's shape ([0-9a-z]{16,64}) are reported, so
+   * foreign objects in a shared bucket and half-written disk files never show
+   * up. Meant for maintenance (orphan sweeps), not for request paths.
+   */
+  list(options?: { prefix?: string }): AsyncIterable<BlobListEntry>;
   /** Throws an AppError (STORAGE_*) when the store cannot serve requests. */
   checkReady(): Promise<void>;
 }

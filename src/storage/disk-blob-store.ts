@@ -4,18 +4,32 @@
 // URLs point at this server's /blobs route (disk-blob.routes.ts), signed with
 // HMAC over everything the holder must not change (signed-url.ts).
 import { createReadStream, createWriteStream } from "node:fs";
-import { access, constants, mkdir, rename, rm, stat } from "node:fs/promises";
+import { access, constants, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { AppError } from "../errors.ts";
 import { randomToken } from "../ids.ts";
-import type { BlobHead, BlobStore, ByteRange, PresignGetOptions, PresignPutOptions, UploadRequest } from "./blob-store.ts";
+import {
+  CHECKSUM_SHA256_HEADER,
+  checksumSha256HeaderValue,
+  type BlobHead,
+  type BlobListEntry,
+  type BlobStore,
+  type ByteRange,
+  type PresignGetOptions,
+  type PresignPutOptions,
+  type UploadRequest,
+} from "./blob-store.ts";
 import { contentDisposition } from "./content-disposition.ts";
 import { Q, sign, type SignedFields } from "./signed-url.ts";
 
 // Keys are server-made (ids.ts alphabet); anything else is refused so a key can never walk the tree.
 const KEY_PATTERN = /^[0-9a-z]{16,64}$/;
+// The fan-out directories: the first two characters of the key.
+const SHARD_PATTERN = /^[0-9a-z]{2}$/;
+
+const isEnoent = (e: unknown) => (e as NodeJS.ErrnoException)?.code === "ENOENT";
 
 export type DiskBlobStoreOptions = {
   root: string;
@@ -118,18 +132,57 @@ export class DiskBlobStore implements BlobStore {
 
   async presignPut(key: string, options: PresignPutOptions): Promise<UploadRequest> {
     this.pathFor(key);
+    const checksum = options.sha256 === undefined ? undefined : checksumSha256HeaderValue(options.sha256);
+    const sha256 = options.sha256?.toLowerCase();
     const expires = Math.floor(Date.now() / 1000) + options.expiresInSeconds;
-    const fields: SignedFields = { method: "PUT", key, expires, contentType: options.contentType, contentLength: options.size };
+    const fields: SignedFields = { method: "PUT", key, expires, contentType: options.contentType, contentLength: options.size, sha256 };
     const url = this.url(fields, {
       [Q.uploadType]: options.contentType,
       [Q.uploadLength]: String(options.size),
+      ...(sha256 ? { [Q.uploadSha256]: sha256 } : {}),
     });
-    return {
-      method: "PUT",
-      url,
-      headers: { "Content-Type": options.contentType, "Content-Length": String(options.size) },
-      expiresAt: new Date(expires * 1000),
-    };
+    const headers: Record<string, string> = { "Content-Type": options.contentType, "Content-Length": String(options.size) };
+    if (checksum) headers[CHECKSUM_SHA256_HEADER] = checksum;
+    return { method: "PUT", url, headers, expiresAt: new Date(expires * 1000) };
+  }
+
+  /**
+   * Walks <root>/<k0k1>/ in key order. `.partial` (writes in flight) and
+   * anything that is not a key-shaped regular file are skipped; an object
+   * deleted while the walk runs is simply not reported.
+   */
+  async *list(options: { prefix?: string } = {}): AsyncGenerator<BlobListEntry> {
+    const prefix = options.prefix ?? "";
+    const shards = await this.readdirOrEmpty(this.root);
+    for (const shard of shards) {
+      if (!SHARD_PATTERN.test(shard)) continue;
+      if (prefix.length >= 2 ? shard !== prefix.slice(0, 2) : !shard.startsWith(prefix)) continue;
+      for (const name of await this.readdirOrEmpty(path.join(this.root, shard))) {
+        if (!name.startsWith(prefix) || !KEY_PATTERN.test(name) || !name.startsWith(shard)) continue;
+        let s;
+        try {
+          s = await stat(path.join(this.root, shard, name));
+        } catch (e) {
+          if (isEnoent(e)) continue;
+          throw this.unavailable(e);
+        }
+        if (s.isFile()) yield { key: name, size: s.size, lastModified: s.mtime };
+      }
+    }
+  }
+
+  /** Sorted names in `dir` ([0-9a-z] only, so this is S3's byte order); none when it does not exist. */
+  private async readdirOrEmpty(dir: string): Promise<string[]> {
+    try {
+      return (await readdir(dir)).sort();
+    } catch (e) {
+      if (isEnoent(e)) return [];
+      throw this.unavailable(e);
+    }
+  }
+
+  private unavailable(cause: unknown): AppError {
+    return new AppError("STORAGE_UNAVAILABLE", `Blob directory ${this.root} is not readable`, undefined, { cause });
   }
 
   async checkReady(): Promise<void> {

@@ -1,9 +1,11 @@
-// Serves the disk driver's presigned GET URLs with S3's semantics: expired,
-// tampered or wrong-method URLs get 403; Range requests get 206; the signed
-// response headers (content type, disposition) are applied verbatim.
+// Serves the disk driver's presigned URLs with S3's semantics: expired,
+// tampered or wrong-method URLs get 403; GET answers Range requests with 206
+// and applies the signed response headers verbatim; PUT accepts exactly the
+// signed content type and length, for a key still awaiting its bytes.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { MeteredStream } from "./metered-stream.ts";
 import { AppError } from "../errors.ts";
-import type { ByteRange } from "./blob-store.ts";
+import { CHECKSUM_SHA256_HEADER, checksumSha256HeaderValue, type ByteRange } from "./blob-store.ts";
 import { DiskBlobStore } from "./disk-blob-store.ts";
 
 const isValidKey = (key: string) => DiskBlobStore.isValidKey(key);
@@ -77,7 +79,66 @@ async function serve(store: DiskBlobStore, req: FastifyRequest<{ Params: { key: 
   return reply.send(await store.getStream(fields.key, range));
 }
 
-export function registerDiskBlobRoutes(app: FastifyInstance, store: DiskBlobStore): void {
-  app.get<{ Params: { key: string } }>("/blobs/:key", (req, reply) => serve(store, req, reply));
-  // Fastify answers HEAD for GET routes by default (exposeHeadRoutes), through the same handler.
+/** What the PUT route needs from the upload service, without depending on it. */
+export type DiskUploadHooks = {
+  /** True while `key` belongs to an upload still waiting for its bytes. */
+  isAwaitingBytes(key: string): Promise<boolean>;
+  /** Called once the bytes are stored; verifies and completes the upload (may throw an AppError). */
+  completed(key: string): Promise<void>;
+};
+
+function verifiedPut(store: DiskBlobStore, req: FastifyRequest<{ Params: { key: string } }>) {
+  const query = req.query as Record<string, string | undefined>;
+  const key = req.params.key;
+  const signature = query[Q.signature];
+  const expires = Number(query[Q.expires]);
+  const contentLength = Number(query[Q.uploadLength]);
+  if (!signature || !Number.isInteger(expires) || !isValidKey(key) || !Number.isSafeInteger(contentLength)) {
+    throw denied("Request signature is missing or malformed");
+  }
+  const sha256 = query[Q.uploadSha256];
+  const fields = { method: "PUT" as const, key, expires, contentType: query[Q.uploadType], contentLength, sha256 };
+  if (query[Q.method] !== "PUT" || !verify(store.signingSecret, fields, signature)) throw denied("Request signature does not match");
+  if (expires * 1000 < Date.now()) throw denied("Request has expired");
+  // The signed headers must be sent as signed, as S3 requires.
+  if ((req.headers["content-type"] ?? "") !== fields.contentType) throw denied("Content-Type differs from the signed one");
+  if (req.headers["content-length"] !== String(contentLength)) throw denied("Content-Length differs from the signed one");
+  if (sha256 && req.headers[CHECKSUM_SHA256_HEADER] !== checksumSha256HeaderValue(sha256)) {
+    throw denied(`${CHECKSUM_SHA256_HEADER} differs from the signed one`);
+  }
+  return fields;
+}
+
+async function accept(store: DiskBlobStore, hooks: DiskUploadHooks, req: FastifyRequest<{ Params: { key: string } }>, reply: FastifyReply) {
+  const fields = verifiedPut(store, req);
+  if (!(await hooks.isAwaitingBytes(fields.key))) throw denied("This upload is not waiting for bytes");
+  // Content-Length is enforced by Node's parser; the meter is a second guard.
+  const meter = new MeteredStream(fields.contentLength, () => new AppError("BAD_USER_INPUT", "The body is longer than the signed Content-Length"));
+  meter.on("error", () => req.raw.unpipe(meter));
+  await store.put(fields.key, req.raw.pipe(meter), { contentType: fields.contentType ?? "application/octet-stream" });
+  if (meter.bytes !== fields.contentLength) {
+    await store.delete(fields.key);
+    throw new AppError("BAD_USER_INPUT", "The body is shorter than the signed Content-Length");
+  }
+  // Like S3's BadDigest: the body is refused and the upload stays open for a retry.
+  if (fields.sha256 && meter.sha256() !== fields.sha256.toLowerCase()) {
+    await store.delete(fields.key);
+    throw new AppError("BAD_USER_INPUT", "The body's sha256 differs from the signed checksum", { expected: fields.sha256, received: meter.sha256() });
+  }
+  await hooks.completed(fields.key);
+  return reply.code(200).header("ETag", `"${meter.sha256()}"`).send();
+}
+
+/** Without hooks (store-level tests) every validly signed PUT is accepted and nothing is completed. */
+const STORE_ONLY: DiskUploadHooks = { isAwaitingBytes: async () => true, completed: async () => {} };
+
+export async function registerDiskBlobRoutes(app: FastifyInstance, store: DiskBlobStore, hooks: DiskUploadHooks = STORE_ONLY): Promise<void> {
+  await app.register(async (scope) => {
+    // Bodies are streamed to the store as they are, whatever their type.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser("*", (_req, _payload, done) => done(null));
+    scope.get<{ Params: { key: string } }>("/blobs/:key", (req, reply) => serve(store, req, reply));
+    // Fastify answers HEAD for GET routes by default (exposeHeadRoutes), through the same handler.
+    scope.put<{ Params: { key: string } }>("/blobs/:key", { bodyLimit: Number.MAX_SAFE_INTEGER }, (req, reply) => accept(store, hooks, req, reply));
+  });
 }

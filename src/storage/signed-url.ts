@@ -1,7 +1,8 @@
 // HMAC-SHA256 signatures for the disk driver's URLs. Everything that must not be
 // changed by the holder (method, key, expiry, response headers, the upload's
-// content type and length) is in the signed string, so a GET URL cannot PUT, a
-// URL for one key cannot fetch another, and tampering with any field fails.
+// content type and length, and its SHA-256 when one was promised) is in the
+// signed string, so a GET URL cannot PUT, a URL for one key cannot fetch another,
+// and tampering with any field fails.
 import { createHmac, timingSafeEqual } from "node:crypto";
 
 export type SignedFields = {
@@ -11,6 +12,12 @@ export type SignedFields = {
   disposition?: string;
   contentType?: string;
   contentLength?: number;
+  /**
+   * Lowercase hex SHA-256 the PUT body must have. The URL carries it as
+   * Q.uploadSha256 and the client sends it, base64, in the x-amz-checksum-sha256
+   * header (blob-store.ts CHECKSUM_SHA256_HEADER); the route checks both.
+   */
+  sha256?: string;
 };
 
 // Query parameter names, shared by signer and verifier.
@@ -21,11 +28,15 @@ export const Q = {
   contentType: "response-content-type",
   uploadType: "X-Cabinet-Content-Type",
   uploadLength: "X-Cabinet-Content-Length",
+  uploadSha256: "X-Cabinet-Checksum-Sha256",
   signature: "X-Cabinet-Signature",
 } as const;
 
 function canonical(f: SignedFields): string {
-  return [f.method, f.key, f.expires, f.disposition ?? "", f.contentType ?? "", f.contentLength ?? ""].join("\n");
+  const base = [f.method, f.key, f.expires, f.disposition ?? "", f.contentType ?? "", f.contentLength ?? ""].join("\n");
+  // Appended only when present, so URLs signed before the field existed stay valid.
+  // The field before it is a number (no "\n"), so no other field can be shifted into it.
+  return f.sha256 ? `${base}\n${f.sha256.toLowerCase()}` : base;
 }
 
 export function sign(secret: string, fields: SignedFields): string {

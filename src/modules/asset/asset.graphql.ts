@@ -31,3 +31,75 @@ builder.mutationFields((t) => ({
     },
   }),
 }));
+
+// ---------------------------------------------------------------------------
+// Two-stage uploads: createAssetUpload -> client PUTs to uploadRequest.url ->
+// completeAssetUpload (or the store/sweep completes it).
+
+type UploadRequestShape = { method: string; url: string; headers: Record<string, string>; expiresAt: Date };
+
+const UploadRequestRef = builder.objectRef<UploadRequestShape>("UploadRequest").implement({
+  description: "Send the file's bytes with exactly this method, URL and headers (they are part of the signature).",
+  fields: (t) => ({
+    method: t.exposeString("method"),
+    url: t.exposeString("url"),
+    headers: t.field({ type: "JSON", description: "Header name -> value.", resolve: (r) => r.headers }),
+    expiresAt: t.expose("expiresAt", { type: "DateTime" }),
+  }),
+});
+
+const CreateAssetUploadInput = builder.inputType("CreateAssetUploadInput", {
+  fields: (t) => ({
+    spaceId: t.id(),
+    path: t.string({ description: "Where the file goes. An existing file there is replaced when the upload completes." }),
+    mimeType: t.string(),
+    size: t.field({ type: "SafeInt", description: "Exact size in bytes; the store refuses any other length." }),
+    sha256: t.string({ required: false, description: "Hex sha256 of the bytes; checked on completion." }),
+    meta: t.field({ type: "JSON", required: false, description: "Your own JSON (at most 16 KiB), kept with the file." }),
+    createParents: t.boolean({ required: false, defaultValue: false }),
+    expiresIn: t.int({ required: false, description: "Seconds the upload URL stays valid (default 900)." }),
+  }),
+});
+
+const AssetUploadPayload = builder.objectRef<{ entryId: string; uploadRequest: UploadRequestShape }>("AssetUploadPayload").implement({
+  fields: (t) => ({
+    asset: t.prismaField({
+      type: AssetRef,
+      resolve: (query, p, _args, ctx) => ctx.prisma.entry.findUniqueOrThrow({ ...query, where: { id: p.entryId } }),
+    }),
+    uploadRequest: t.field({ type: UploadRequestRef, resolve: (p) => p.uploadRequest }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  createAssetUpload: t.field({
+    type: AssetUploadPayload,
+    description: "Starts a two-stage upload for large files: the bytes go straight to the blob store. The size is reserved against the quota until the upload completes or is abandoned.",
+    args: { input: t.arg({ type: CreateAssetUploadInput }) },
+    resolve: async (_root, { input }, ctx) => {
+      const { entry, uploadRequest } = await ctx.deps.services.uploads.createAssetUpload(await ctx.viewer(), {
+        ...input,
+        expiresInSeconds: input.expiresIn,
+      });
+      return { entryId: entry.id, uploadRequest };
+    },
+  }),
+  renewAssetUpload: t.field({
+    type: AssetUploadPayload,
+    description: "A new upload URL for a pending upload (a URL held past its expiry gets 403).",
+    args: { id: t.arg.id({ description: "The asset's id." }), expiresIn: t.arg.int({ required: false }) },
+    resolve: async (_root, args, ctx) => {
+      const { entry, uploadRequest } = await ctx.deps.services.uploads.renewAssetUpload(await ctx.viewer(), args.id, args.expiresIn);
+      return { entryId: entry.id, uploadRequest };
+    },
+  }),
+  completeAssetUpload: t.prismaField({
+    type: AssetRef,
+    description: "Checks the uploaded bytes (size, sha256 when declared, content type) and makes them the file's content. Idempotent. UPLOAD_INCOMPLETE while the bytes have not arrived.",
+    args: { id: t.arg.id({ description: "The asset's id." }) },
+    resolve: async (query, _root, args, ctx) => {
+      const entry = await ctx.deps.services.uploads.completeAssetUpload(await ctx.viewer(), args.id);
+      return ctx.prisma.entry.findUniqueOrThrow({ ...query, where: { id: entry.id } });
+    },
+  }),
+}));

@@ -55,7 +55,7 @@ export function createAssetService(deps: { prisma: PrismaClient; blobStore: Blob
     const org = await prisma.organization.findUniqueOrThrow({ where: { id: space.organizationId } });
     // An overwrite frees the bytes it replaces, so they count as available.
     const replacedSize = target ? (await prisma.entry.findUniqueOrThrow({ where: { id: target.id }, select: { size: true } })).size : 0n;
-    const quotaLeft = org.quotaBytes - org.usedBytes + replacedSize;
+    const quotaLeft = org.quotaBytes - org.usedBytes - org.reservedBytes + replacedSize;
     const maxFile = org.maxFileSizeBytes;
     const key = randomToken(20);
     const { contentType, size, sha256 } = await ingest(blobStore, key, input.body, {

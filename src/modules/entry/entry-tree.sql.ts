@@ -63,15 +63,21 @@ export async function isSelfOrDescendant(tx: Tx, entryId: string, candidateId: s
   return rows[0]?.found ?? false;
 }
 
-/** Deletes an entry and its whole subtree; returns the blobs the deleted files pointed at. */
-export async function deleteSubtree(tx: Tx, entryId: string): Promise<{ id: string; key: string; size: bigint }[]> {
-  const blobs = await tx.$queryRaw<{ id: string; key: string; size: bigint }[]>`
+export type DeletedBlob = { id: string; key: string; size: bigint; status: "PENDING" | "READY" | "FAILED" };
+
+/**
+ * Deletes an entry and its whole subtree; returns the blobs that went with it:
+ * the files' bytes and the uploads in flight into any of them.
+ */
+export async function deleteSubtree(tx: Tx, entryId: string): Promise<DeletedBlob[]> {
+  const blobs = await tx.$queryRaw<DeletedBlob[]>`
     WITH RECURSIVE sub(id, blob_id) AS (
       SELECT id, blob_id FROM entries WHERE id = ${entryId}
       UNION ALL
       SELECT e.id, e.blob_id FROM entries e JOIN sub ON e.parent_id = sub.id
     )
-    SELECT b.id, b.key, b.size FROM sub JOIN blobs b ON b.id = sub.blob_id`;
+    SELECT b.id, b.key, b.size, b.status::text AS status FROM blobs b
+     WHERE b.id IN (SELECT blob_id FROM sub) OR b.upload_entry_id IN (SELECT id FROM sub)`;
   // Children go by ON DELETE CASCADE; the blob rows are no longer referenced afterwards.
   await tx.$executeRaw`DELETE FROM entries WHERE id = ${entryId}`;
   if (blobs.length) await tx.$executeRaw`DELETE FROM blobs WHERE id = ANY(${blobs.map((b) => b.id)}::text[])`;

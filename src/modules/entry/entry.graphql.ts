@@ -120,6 +120,12 @@ export const AssetRef = builder.prismaNode("Entry", {
       select: { blob: { select: { sha256: true } } },
       resolve: (e) => e.blob?.sha256 ?? null,
     }),
+    metadata: t.field({
+      type: "JSON",
+      description: "What is known about the bytes: your `meta` from a two-stage upload, and processing results.",
+      select: { blob: { select: { metadata: true } } },
+      resolve: (e) => e.blob?.metadata ?? {},
+    }),
     status: t.field({
       type: BlobStatusEnum,
       select: { blob: { select: { status: true } } },

@@ -10,7 +10,7 @@ import type { CabinetPubSub, SpaceEvent } from "../../pubsub.ts";
 import { joinPath, normalizeName, normalizePath } from "./entry-path.ts";
 import type { JobQueue } from "../../jobs/queue.ts";
 import { purgeAfterCommit } from "../blob/blob.purge.ts";
-import { billUsage } from "../organization/usage.ts";
+import { billUsage, releaseQuota } from "../organization/usage.ts";
 import { deleteSubtree, isSelfOrDescendant, lockSpaceTree, resolveChain } from "./entry-tree.sql.ts";
 
 export type EntryService = ReturnType<typeof createEntryService>;
@@ -170,17 +170,18 @@ export function createEntryService(deps: { prisma: PrismaClient; pubsub: Cabinet
    * quota in the same transaction; the objects are purged by jobs after commit.
    */
   async function deleteEntry(viewer: Viewer, input: { id: string }) {
-    const { entry, blobs } = await prisma.$transaction(async (tx) => {
+    const { entry, files } = await prisma.$transaction(async (tx) => {
       const entry = await editableEntry(tx, viewer, input.id, "assets:delete");
       await lockSpaceTree(tx, entry.spaceId, "exclusive");
       const blobs = await deleteSubtree(tx, entry.id);
-      const freed = blobs.reduce((sum, b) => sum + b.size, 0n);
-      await billUsage(tx, entry.space.organizationId, entry.spaceId, -freed);
+      const sum = (status: string) => blobs.filter((b) => b.status === status).reduce((total, b) => total + b.size, 0n);
+      await billUsage(tx, entry.space.organizationId, entry.spaceId, -sum("READY"));
+      await releaseQuota(tx, entry.space.organizationId, sum("PENDING"));
       await purgeAfterCommit(queue, tx, blobs.map((b) => b.key));
-      return { entry, blobs };
+      return { entry, files: blobs.filter((b) => b.status === "READY").length };
     });
     publish("DELETED", entry);
-    return { entry, deletedFiles: blobs.length };
+    return { entry, deletedFiles: files };
   }
 
   return { createFolder, renameEntry, moveEntry, deleteEntry };

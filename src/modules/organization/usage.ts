@@ -1,7 +1,11 @@
-// The usage counters. Every change in stored bytes goes through billUsage, in the
-// same transaction as the change itself, so usage is always exact.
+// The usage counters. Every change in stored bytes goes through here, in the
+// same transaction as the change itself, so usage is always exact. Bytes of
+// two-stage uploads in flight are reserved: used + reserved never exceeds the
+// quota (a CHECK constraint backs this up).
 import type { Tx } from "../../db/prisma.ts";
 import { errors } from "../../errors.ts";
+
+const quotaUsedUp = () => errors.limitsReached("The organization's storage quota is used up", { reason: "QUOTA" });
 
 /**
  * Adds `delta` bytes (negative frees) to the organization and the space. A
@@ -12,7 +16,33 @@ export async function billUsage(tx: Tx, organizationId: string, spaceId: string,
   if (delta === 0n) return;
   const billed = await tx.$executeRaw`
     UPDATE organizations SET used_bytes = used_bytes + ${delta}
-     WHERE id = ${organizationId} AND used_bytes + ${delta} <= quota_bytes`;
-  if (billed === 0) throw errors.limitsReached("The organization's storage quota is used up", { reason: "QUOTA" });
+     WHERE id = ${organizationId} AND used_bytes + reserved_bytes + ${delta} <= quota_bytes`;
+  if (billed === 0) throw quotaUsedUp();
   await tx.$executeRaw`UPDATE spaces SET used_bytes = used_bytes + ${delta} WHERE id = ${spaceId}`;
+}
+
+/** Holds `bytes` of quota for an upload in flight, or throws LIMITS_REACHED. */
+export async function reserveQuota(tx: Tx, organizationId: string, bytes: bigint): Promise<void> {
+  const reserved = await tx.$executeRaw`
+    UPDATE organizations SET reserved_bytes = reserved_bytes + ${bytes}
+     WHERE id = ${organizationId} AND used_bytes + reserved_bytes + ${bytes} <= quota_bytes`;
+  if (reserved === 0) throw quotaUsedUp();
+}
+
+/** Gives back the reservation of an upload that will not complete. */
+export async function releaseQuota(tx: Tx, organizationId: string, bytes: bigint): Promise<void> {
+  if (bytes === 0n) return;
+  await tx.$executeRaw`UPDATE organizations SET reserved_bytes = reserved_bytes - ${bytes} WHERE id = ${organizationId}`;
+}
+
+/**
+ * Turns a completed upload's reservation into usage: the reservation goes, and
+ * `delta` (new size minus the size of the bytes it replaces) is billed. Never
+ * crosses the quota, since delta <= the reserved bytes.
+ */
+export async function settleReservation(tx: Tx, organizationId: string, spaceId: string, reserved: bigint, delta: bigint): Promise<void> {
+  await tx.$executeRaw`
+    UPDATE organizations SET reserved_bytes = reserved_bytes - ${reserved}, used_bytes = used_bytes + ${delta}
+     WHERE id = ${organizationId}`;
+  if (delta !== 0n) await tx.$executeRaw`UPDATE spaces SET used_bytes = used_bytes + ${delta} WHERE id = ${spaceId}`;
 }

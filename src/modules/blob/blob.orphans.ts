@@ -1,0 +1,113 @@
+// Reconciles the blob store with the blobs table. Both sides are walked in key
+// order and merged, so memory stays constant however many objects there are:
+//   - an object with no row is deleted (once older than a grace period: an
+//     upload writes its object before the row commits);
+//   - a READY row whose object is missing is marked FAILED with the reason.
+// PENDING rows are left alone: their bytes may simply not have arrived yet.
+import type { PrismaClient } from "../../db/prisma.ts";
+import type { BlobListEntry, BlobStore } from "../../storage/blob-store.ts";
+
+export type OrphanReport = {
+  dryRun: boolean;
+  objectsScanned: number;
+  /** Objects without a row, deleted (or, in a dry run, that would be). */
+  orphanObjectCount: number;
+  /** The first of them (at most REPORT_LIMIT), for the operator to look at. */
+  orphanObjects: string[];
+  /** Objects without a row that are too young to judge yet. */
+  skippedYoungObjects: number;
+  /** READY rows whose object is missing, marked FAILED (or that would be). */
+  missingObjectCount: number;
+  missingObjects: { id: string; key: string }[];
+};
+
+const ROW_BATCH = 1000;
+/** Reported keys are capped so a report stays readable; the counts go on. */
+const REPORT_LIMIT = 1000;
+
+/** READY blob rows in byte order of key, in batches. */
+async function* readyRowsByKey(prisma: PrismaClient): AsyncGenerator<{ id: string; key: string }> {
+  let after = "";
+  for (;;) {
+    const rows = await prisma.$queryRaw<{ id: string; key: string }[]>`
+      SELECT id, key FROM blobs WHERE status = 'READY' AND key COLLATE "C" > ${after}
+       ORDER BY key COLLATE "C" LIMIT ${ROW_BATCH}`;
+    yield* rows;
+    if (rows.length < ROW_BATCH) return;
+    after = rows[rows.length - 1]!.key;
+  }
+}
+
+/** Does a row (of any status) exist for each of these keys? */
+async function keysWithRows(prisma: PrismaClient, keys: string[]): Promise<Set<string>> {
+  if (!keys.length) return new Set();
+  const rows = await prisma.blob.findMany({ where: { key: { in: keys } }, select: { key: true } });
+  return new Set(rows.map((r) => r.key));
+}
+
+export async function reconcileOrphans(
+  deps: { prisma: PrismaClient; blobStore: BlobStore },
+  options: { dryRun: boolean; minAgeSeconds: number; now?: Date },
+): Promise<OrphanReport> {
+  const { prisma, blobStore } = deps;
+  const youngerThan = (options.now ?? new Date()).getTime() - options.minAgeSeconds * 1000;
+  const report: OrphanReport = {
+    dryRun: options.dryRun, objectsScanned: 0, orphanObjectCount: 0, orphanObjects: [], skippedYoungObjects: 0, missingObjectCount: 0, missingObjects: [],
+  };
+  let missing: { id: string; key: string }[] = [];
+
+  const rows = readyRowsByKey(prisma)[Symbol.asyncIterator]();
+  let row = (await rows.next()).value as { id: string; key: string } | undefined;
+  // Objects not matched by a READY row: they may still belong to a PENDING or FAILED row.
+  let unmatched: BlobListEntry[] = [];
+
+  const settleUnmatched = async () => {
+    const owned = await keysWithRows(prisma, unmatched.map((o) => o.key));
+    for (const object of unmatched) {
+      if (owned.has(object.key)) continue;
+      if (object.lastModified.getTime() > youngerThan) {
+        report.skippedYoungObjects++;
+        continue;
+      }
+      report.orphanObjectCount++;
+      if (report.orphanObjects.length < REPORT_LIMIT) report.orphanObjects.push(object.key);
+      if (!options.dryRun) await blobStore.delete(object.key);
+    }
+    unmatched = [];
+  };
+
+  const markMissing = async () => {
+    report.missingObjectCount += missing.length;
+    report.missingObjects.push(...missing.slice(0, REPORT_LIMIT - report.missingObjects.length));
+    if (!options.dryRun && missing.length) {
+      await prisma.blob.updateMany({
+        where: { id: { in: missing.map((m) => m.id) }, status: "READY" },
+        data: { status: "FAILED", failureReason: "The object is missing from the blob store" },
+      });
+    }
+    missing = [];
+  };
+  const noteMissing = async (r: { id: string; key: string }) => {
+    missing.push(r);
+    if (missing.length >= ROW_BATCH) await markMissing();
+  };
+
+  for await (const object of blobStore.list()) {
+    report.objectsScanned++;
+    // Rows whose keys sort before this object have no object.
+    while (row && row.key < object.key) {
+      await noteMissing(row);
+      row = (await rows.next()).value;
+    }
+    if (row && row.key === object.key) {
+      row = (await rows.next()).value;
+      continue;
+    }
+    unmatched.push(object);
+    if (unmatched.length >= ROW_BATCH) await settleUnmatched();
+  }
+  await settleUnmatched();
+  for (; row; row = (await rows.next()).value) await noteMissing(row);
+  await markMissing();
+  return report;
+}
