@@ -14,7 +14,7 @@ import { createYoga } from "graphql-yoga";
 import { WebSocketServer } from "ws";
 import { createLiveAccess, SOCKET_MANAGED, useEndStreamsOnRevocation, watchRevocations } from "./access/live-access.ts";
 import { authenticate, bearerToken } from "./access/viewer.ts";
-import { type ErrorCode, isAppError, toRestError } from "./errors.ts";
+import { type ErrorCode, isAppError, isOperatorError, toRestError } from "./errors.ts";
 import type { Deps } from "./deps.ts";
 import { createContext } from "./graphql/context.ts";
 import { createErrorHandling } from "./graphql/errors.ts";
@@ -110,6 +110,7 @@ export async function buildApp(deps: Deps): Promise<App> {
 
   fastify.setErrorHandler((error, req, reply) => {
     if (isAppError(error)) {
+      if (isOperatorError(error)) req.log.error({ err: error }, "storage error");
       const { status, body } = toRestError(error);
       return reply.code(status).send(body);
     }

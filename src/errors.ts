@@ -65,7 +65,24 @@ export function fromPrismaError(e: unknown, onUniqueViolation: () => AppError): 
   return e;
 }
 
+// Errors the operator must act on. Their messages name endpoints and buckets, for
+// /readyz and the logs; API clients get the code and a message without them.
+const OPERATOR_MESSAGES: Partial<Record<ErrorCode, string>> = {
+  STORAGE_NOT_CONFIGURED: "File storage is not configured correctly",
+  STORAGE_UNAVAILABLE: "File storage is not reachable right now; try again later",
+};
+
+/** True for errors whose full message is for the operator's log, not for the client. */
+export const isOperatorError = (e: AppError) => e.code in OPERATOR_MESSAGES;
+
+/** What a client sees of an AppError: its code, a message, and details (never an operator's). */
+export function clientView(e: AppError): { code: ErrorCode; message: string; details?: Record<string, unknown> } {
+  const operator = OPERATOR_MESSAGES[e.code];
+  if (operator) return { code: e.code, message: operator };
+  return { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) };
+}
+
 /** The REST rendering of an error: the same code GraphQL would put in extensions.code. */
-export function toRestError(e: AppError): { status: number; body: { error: { code: ErrorCode; message: string; details?: Record<string, unknown> } } } {
-  return { status: e.status, body: { error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } } };
+export function toRestError(e: AppError): { status: number; body: { error: ReturnType<typeof clientView> } } {
+  return { status: e.status, body: { error: clientView(e) } };
 }

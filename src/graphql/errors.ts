@@ -2,7 +2,7 @@
 // GraphQL's own errors (syntax, validation) pass through untouched; anything
 // else is logged with the request id and masked.
 import { GraphQLError } from "graphql";
-import { isAppError, type AppError } from "../errors.ts";
+import { clientView, isAppError, isOperatorError, type AppError } from "../errors.ts";
 import { currentRequestId } from "../request-context.ts";
 
 export type ErrorLogger = (message: string, fields: Record<string, unknown>) => void;
@@ -21,14 +21,15 @@ function unwrap(error: unknown): unknown {
 }
 
 export function appErrorToGraphQL(e: AppError, source?: GraphQLError): GraphQLError {
-  return new GraphQLError(e.message, {
+  const { message, code, details } = clientView(e);
+  return new GraphQLError(message, {
     nodes: source?.nodes,
     source: source?.source,
     positions: source?.positions,
     path: source?.path,
     // No originalError: yoga logs errors that carry one, and an AppError is an
     // answer to the client, not a fault to page anyone about.
-    extensions: { code: e.code, ...(e.details ? { details: e.details } : {}) },
+    extensions: { code, ...(details ? { details } : {}) },
   });
 }
 
@@ -43,7 +44,10 @@ export function createErrorHandling(log: ErrorLogger) {
   const maskError = (error: unknown, message: string): Error => {
     const original = unwrap(error);
     const graphQLError = isGraphQLError(error) ? error : undefined;
-    if (isAppError(original)) return appErrorToGraphQL(original, graphQLError);
+    if (isAppError(original)) {
+      if (isOperatorError(original)) log("storage error in GraphQL operation", { err: original, requestId: currentRequestId() });
+      return appErrorToGraphQL(original, graphQLError);
+    }
     // GraphQL's own errors (syntax, validation, variable coercion) are meant for the client.
     if (isGraphQLError(original)) return original;
     const requestId = currentRequestId();
