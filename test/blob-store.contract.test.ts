@@ -315,6 +315,22 @@ describe.each(drivers)("BlobStore contract: $name", (driver) => {
     });
   });
 
+  describe("a URL is for its method only", () => {
+    it("a GET URL used to PUT gets 403 and the object is unchanged", async () => {
+      const { key, bytes } = await stored(1024);
+      const url = await store.presignGet(key, { expiresInSeconds: 60 });
+      const res = await fetch(url, { method: "PUT", headers: { "Content-Type": "application/octet-stream" }, body: randomBytes(1024) });
+      expect(res.status).toBe(403);
+      expect(sha256(await readAll(await store.getStream(key)))).toBe(sha256(bytes));
+    });
+
+    it("a PUT URL used to GET gets 403", async () => {
+      const { key } = await stored(1024);
+      const upload = await store.presignPut(key, { expiresInSeconds: 60, contentType: "application/pdf", size: 1024 });
+      expect((await fetch(upload.url)).status).toBe(403);
+    });
+  });
+
   describe("presignPut", () => {
     it("a PUT of exactly the signed body and headers stores it", async () => {
       const key = newKey();
