@@ -159,6 +159,11 @@ describe("the store refuses what was not signed", () => {
 });
 
 describe("completion, limits and abandonment", () => {
+  it("refuses an upload URL lifetime outside 1 s .. the configured maximum", async () => {
+    expect(errorCode(await create("life.bin", 1, { expiresIn: 0 }))).toBe("BAD_USER_INPUT");
+    expect(errorCode(await create("life.bin", 1, { expiresIn: t.deps.config.presign.maxExpiresSeconds + 1 }))).toBe("BAD_USER_INPUT");
+  });
+
   it("answers UPLOAD_INCOMPLETE before the bytes arrived", async () => {
     const created = await create("wait.bin", 10);
     expect(errorCode(await t.gql(CompleteAssetUploadDocument, { id: created.data!.createAssetUpload.asset.id }, w.adminToken))).toBe("UPLOAD_INCOMPLETE");

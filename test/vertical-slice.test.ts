@@ -81,6 +81,17 @@ describe("vertical slice", () => {
     expect(up.data!.uploadAsset).toMatchObject({ size: bytes.length, sha256: sha256(bytes) });
   });
 
+  it("keeps a download URL's lifetime between 1 s and the configured maximum (BAD_USER_INPUT otherwise)", async () => {
+    const path = "documents/contracts/Vertrag Ü 契約.pdf";
+    const max = t.deps.config.presign.maxExpiresSeconds;
+    for (const expiresIn of [0, -5, max + 1]) {
+      expect(errorCode(await t.gql(AssetAtPathDocument, { spaceId, path, expiresIn }, token))).toBe("BAD_USER_INPUT");
+    }
+    const ok = (await t.gql(AssetAtPathDocument, { spaceId, path, expiresIn: max }, token)).data!.entry as { downloadUrl: string };
+    const expires = Number(new URL(ok.downloadUrl).searchParams.get("X-Cabinet-Expires"));
+    expect(Math.abs(expires - (Date.now() / 1000 + max))).toBeLessThan(5);
+  });
+
   it("lists a folder's children as a relay connection, folders first, paged", async () => {
     await t.gql(CreateFolderByPathDocument, { spaceId, path: "listing/zeta", createParents: true }, token);
     await t.gql(CreateFolderByPathDocument, { spaceId, path: "listing/alpha" }, token);

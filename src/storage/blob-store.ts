@@ -72,3 +72,14 @@ export interface BlobStore {
   /** Throws an AppError (STORAGE_*) when the store cannot serve requests. */
   checkReady(): Promise<void>;
 }
+
+export type PresignLimits = { defaultExpiresSeconds: number; maxExpiresSeconds: number };
+
+/** The lifetime a presigned URL gets: the requested one (or the default), within the configured maximum. */
+export function presignLifetime(requested: number | null | undefined, limits: PresignLimits): number {
+  const seconds = requested ?? limits.defaultExpiresSeconds;
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > limits.maxExpiresSeconds) {
+    throw new AppError("BAD_USER_INPUT", `expiresIn must be between 1 and ${limits.maxExpiresSeconds} seconds`);
+  }
+  return seconds;
+}

@@ -18,7 +18,7 @@ import { AppError, errors } from "../../errors.ts";
 import { newId, randomToken } from "../../ids.ts";
 import type { JobQueue } from "../../jobs/queue.ts";
 import type { CabinetPubSub } from "../../pubsub.ts";
-import type { BlobStore, UploadRequest } from "../../storage/blob-store.ts";
+import { presignLifetime, type BlobStore, type PresignLimits, type UploadRequest } from "../../storage/blob-store.ts";
 import { decideContentType, SNIFF_BYTES, sniffContentType } from "../../storage/content-type.ts";
 import { purgeAfterCommit } from "../blob/blob.purge.ts";
 import { ensureFolderPath, spaceEvent } from "../entry/entry.service.ts";
@@ -80,7 +80,7 @@ export function createAssetUploadService(deps: {
   blobStore: BlobStore;
   queue: JobQueue;
   pubsub: CabinetPubSub;
-  presign: { defaultExpiresSeconds: number; maxExpiresSeconds: number };
+  presign: PresignLimits;
   /** How long after its URL expired a pending upload is kept before it is abandoned. */
   abandonAfterSeconds: number;
 }) {
@@ -98,10 +98,7 @@ export function createAssetUploadService(deps: {
     if (input.meta != null && Buffer.byteLength(JSON.stringify(input.meta)) > MAX_META_BYTES) {
       throw errors.badInput(`meta can be at most ${MAX_META_BYTES} bytes of JSON`);
     }
-    const expiresInSeconds = input.expiresInSeconds ?? presign.defaultExpiresSeconds;
-    if (expiresInSeconds < 1 || expiresInSeconds > presign.maxExpiresSeconds) {
-      throw errors.badInput(`expiresIn must be between 1 and ${presign.maxExpiresSeconds} seconds`);
-    }
+    const expiresInSeconds = presignLifetime(input.expiresInSeconds, presign);
     // Syntax only: the bytes are checked against it on completion.
     const { contentType } = decideContentType(input.mimeType, undefined);
     return { segments, sha256, expiresInSeconds, contentType };
@@ -191,10 +188,7 @@ export function createAssetUploadService(deps: {
   async function renewAssetUpload(viewer: Viewer, assetId: string, expiresIn?: number | null) {
     const { entry, pending } = await pendingFor(viewer, assetId);
     if (!pending) throw errors.notFound("Pending upload");
-    const expiresInSeconds = expiresIn ?? presign.defaultExpiresSeconds;
-    if (expiresInSeconds < 1 || expiresInSeconds > presign.maxExpiresSeconds) {
-      throw errors.badInput(`expiresIn must be between 1 and ${presign.maxExpiresSeconds} seconds`);
-    }
+    const expiresInSeconds = presignLifetime(expiresIn, presign);
     await prisma.blob.update({ where: { id: pending.id }, data: { uploadExpiresAt: new Date(Date.now() + expiresInSeconds * 1000) } });
     return { entry, uploadRequest: await presignFor(pending, expiresInSeconds) };
   }

@@ -6,6 +6,7 @@ import DataLoader from "dataloader";
 import type { GraphQLResolveInfo } from "graphql";
 import { requireSpacePermission } from "../../access/space-access.ts";
 import { errors } from "../../errors.ts";
+import { presignLifetime } from "../../storage/blob-store.ts";
 import { builder } from "../../graphql/builder.ts";
 import type { Context } from "../../graphql/context.ts";
 import { decodeCursor, encodeCursor, MAX_PAGE_SIZE, type EntryOrder } from "./entry-listing.ts";
@@ -139,11 +140,7 @@ export const AssetRef = builder.prismaNode("Entry", {
       },
       select: { name: true, blob: { select: { key: true, contentType: true } } },
       resolve: (e, args, ctx) => {
-        const { defaultExpiresSeconds, maxExpiresSeconds } = ctx.deps.config.presign;
-        const expiresInSeconds = args.expiresIn ?? defaultExpiresSeconds;
-        if (expiresInSeconds < 1 || expiresInSeconds > maxExpiresSeconds) {
-          throw errors.badInput(`expiresIn must be between 1 and ${maxExpiresSeconds} seconds`);
-        }
+        const expiresInSeconds = presignLifetime(args.expiresIn, ctx.deps.config.presign);
         return ctx.deps.services.assets.downloadUrl(e, { expiresInSeconds, disposition: args.disposition ?? "attachment" });
       },
     }),
