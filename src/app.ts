@@ -6,6 +6,7 @@ import type { IncomingMessage } from "node:http";
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
+import swagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { ExecutionArgs } from "graphql";
 import { processRequest } from "graphql-upload-minimal";
@@ -18,6 +19,7 @@ import { type ErrorCode, isAppError, isOperatorError, toRestError } from "./erro
 import type { Deps } from "./deps.ts";
 import { createContext } from "./graphql/context.ts";
 import { createErrorHandling } from "./graphql/errors.ts";
+import { registerAssetRoutes } from "./modules/asset/asset.routes.ts";
 import { schema } from "./graphql/schema.ts";
 import { runWithRequestId } from "./request-context.ts";
 import { registerDiskBlobRoutes } from "./storage/disk-blob.routes.ts";
@@ -61,7 +63,8 @@ export async function buildApp(deps: Deps): Promise<App> {
     requestIdHeader: false,
     bodyLimit: 1024 * 1024,
     // Presigned URLs carry long query strings.
-    routerOptions: { maxParamLength: 1024 },
+    // Presigned URLs carry long query strings; a pathId is the base64 of a path of up to 4096 bytes.
+    routerOptions: { maxParamLength: 8192 },
   });
 
   // Open WebSocket connections and SSE streams end when their token is revoked
@@ -125,6 +128,17 @@ export async function buildApp(deps: Deps): Promise<App> {
   });
   fastify.setNotFoundHandler((_req, reply) => reply.code(404).send(errorBody("NOT_FOUND", "No such route")));
 
+  // The OpenAPI document is generated from the REST routes' schemas (registered below).
+  await fastify.register(swagger, {
+    openapi: {
+      info: { title: "Cabinet REST API", version: "1", description: "Space storage compatibility routes. GraphQL at /graphql is the full API." },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+      security: [{ bearer: [] }],
+    },
+    hideUntagged: true,
+  });
+  fastify.get("/api/v1/openapi.json", { schema: { hide: true } }, async () => fastify.swagger());
+
   fastify.get("/healthz", async () => ({ status: "ok" }));
   fastify.get("/readyz", async (_req, reply) => {
     const checks: Record<string, { ok: boolean; code?: string; message?: string }> = {};
@@ -150,6 +164,8 @@ export async function buildApp(deps: Deps): Promise<App> {
     const uploads = deps.services.uploads;
     await registerDiskBlobRoutes(fastify, deps.blobStore, { isAwaitingBytes: uploads.isAwaitingBytes, completed: uploads.completeByKey });
   }
+
+  await registerAssetRoutes(fastify, deps);
 
   // GraphQL over HTTP. Multipart bodies are parsed by graphql-upload-minimal,
   // which hands yoga the operations with streaming Upload promises.

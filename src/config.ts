@@ -36,6 +36,13 @@ const EnvSchema = z.object({
   UPLOAD_ABANDON_AFTER_SECONDS: z.coerce.number().int().min(0).default(900),
   /** Run pg-boss workers in this process (turn off for API-only replicas). */
   RUN_WORKERS: bool.default(true),
+  /** Hosts (exact names or IP literals, comma-separated) URL imports may reach even when they resolve to private or loopback addresses. */
+  IMPORT_ALLOW_HOSTS: z.string().default(""),
+  IMPORT_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
+  /** Per hop: resolving the host and opening the connection. */
+  IMPORT_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  /** Longest silence from a connected server before the import fails. */
+  IMPORT_READ_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
 });
 
 export type S3Config = {
@@ -64,6 +71,10 @@ export type Config = Readonly<{
   presign: { defaultExpiresSeconds: number; maxExpiresSeconds: number };
   uploadAbandonAfterSeconds: number;
   runWorkers: boolean;
+  importAllowHosts: readonly string[];
+  importMaxRedirects: number;
+  importConnectTimeoutMs: number;
+  importReadTimeoutMs: number;
 }>;
 
 export class ConfigError extends Error {}
@@ -110,5 +121,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     uploadAbandonAfterSeconds: e.UPLOAD_ABANDON_AFTER_SECONDS,
     runWorkers: e.RUN_WORKERS,
+    importAllowHosts: Object.freeze(e.IMPORT_ALLOW_HOSTS.split(",").map((h) => h.trim()).filter(Boolean)),
+    importMaxRedirects: e.IMPORT_MAX_REDIRECTS,
+    importConnectTimeoutMs: e.IMPORT_TIMEOUT_MS,
+    importReadTimeoutMs: e.IMPORT_READ_TIMEOUT_MS,
   });
 }

@@ -66,7 +66,15 @@ export async function createDeps(
     spaces: createSpaceService({ prisma }),
     grants: createGrantService({ prisma, pubsub }),
     entries: createEntryService({ prisma, pubsub, queue }),
-    assets: createAssetService({ prisma, blobStore, queue, pubsub }),
+    assets: createAssetService({
+      prisma, blobStore, queue, pubsub,
+      importOptions: {
+        allowHosts: config.importAllowHosts,
+        maxRedirects: config.importMaxRedirects,
+        connectTimeoutMs: config.importConnectTimeoutMs,
+        readTimeoutMs: config.importReadTimeoutMs,
+      },
+    }),
     uploads: createAssetUploadService({
       prisma, blobStore, queue, pubsub,
       presign: config.presign,

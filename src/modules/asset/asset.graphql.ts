@@ -103,3 +103,24 @@ builder.mutationFields((t) => ({
     },
   }),
 }));
+
+const ImportAssetFromUrlInput = builder.inputType("ImportAssetFromUrlInput", {
+  fields: (t) => ({
+    spaceId: t.id(),
+    path: t.string(),
+    url: t.string({ description: "An http(s) URL. Private, loopback and link-local addresses are refused (URL_FORBIDDEN)." }),
+    createParents: t.boolean({ required: false, defaultValue: false }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  importAssetFromUrl: t.prismaField({
+    type: AssetRef,
+    description: "Fetches a file from a URL on the server side and stores it like an upload. URL_FETCH_FAILED when the source fails.",
+    args: { input: t.arg({ type: ImportAssetFromUrlInput }) },
+    resolve: async (query, _root, { input }, ctx) => {
+      const entry = await ctx.deps.services.assets.importAssetFromUrl(await ctx.viewer(), input);
+      return ctx.prisma.entry.findUniqueOrThrow({ ...query, where: { id: entry.id } });
+    },
+  }),
+}));

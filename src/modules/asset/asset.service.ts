@@ -14,6 +14,7 @@ import type { CabinetPubSub } from "../../pubsub.ts";
 import type { BlobStore } from "../../storage/blob-store.ts";
 import { downloadDisposition } from "../../storage/content-type.ts";
 import { ingest } from "../../storage/ingest.ts";
+import { openImportUrl, type ImportOptions } from "../../storage/url-import.ts";
 import { ensureFolderPath, spaceEvent } from "../entry/entry.service.ts";
 import { joinPath, normalizePath } from "../entry/entry-path.ts";
 import { lockSpaceTree, resolveChain } from "../entry/entry-tree.sql.ts";
@@ -31,7 +32,14 @@ export type UploadInput = {
   createParents?: boolean | null;
 };
 
-export function createAssetService(deps: { prisma: PrismaClient; blobStore: BlobStore; queue: JobQueue; pubsub: CabinetPubSub }) {
+export function createAssetService(deps: {
+  prisma: PrismaClient;
+  blobStore: BlobStore;
+  queue: JobQueue;
+  pubsub: CabinetPubSub;
+  /** Allow-list, redirect limit and timeouts for URL imports (everything but the size cap). */
+  importOptions: Omit<ImportOptions, "maxBytes">;
+}) {
   const { prisma, blobStore, queue, pubsub } = deps;
 
   async function uploadAsset(viewer: Viewer, input: UploadInput) {
@@ -134,5 +142,21 @@ export function createAssetService(deps: { prisma: PrismaClient; blobStore: Blob
     });
   }
 
-  return { uploadAsset, downloadUrl };
+  /**
+   * Imports a file from an http(s) URL (SSRF-guarded: storage/url-import.ts)
+   * and stores it like an upload, typed by what the server said and the bytes.
+   */
+  async function importAssetFromUrl(viewer: Viewer, input: { spaceId: string; path: string; url: string; createParents?: boolean | null }) {
+    const space = await requireSpacePermission(prisma, viewer, input.spaceId, "assets:create");
+    normalizePath(input.path); // refuse a bad path before fetching anything
+    const org = await prisma.organization.findUniqueOrThrow({ where: { id: space.organizationId }, select: { maxFileSizeBytes: true } });
+    const source = await openImportUrl(input.url, { ...deps.importOptions, maxBytes: Number(org.maxFileSizeBytes) });
+    try {
+      return await uploadAsset(viewer, { spaceId: input.spaceId, path: input.path, body: source.body, declaredType: source.contentType, createParents: input.createParents });
+    } finally {
+      source.body.destroy();
+    }
+  }
+
+  return { uploadAsset, importAssetFromUrl, downloadUrl };
 }

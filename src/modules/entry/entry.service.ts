@@ -7,6 +7,7 @@ import type { Viewer } from "../../access/viewer.ts";
 import { errors, fromPrismaError } from "../../errors.ts";
 import { newId } from "../../ids.ts";
 import type { CabinetPubSub, SpaceEvent } from "../../pubsub.ts";
+import { decodeCursor, encodeCursor, listChildren, MAX_PAGE_SIZE, type EntryOrder } from "./entry-listing.ts";
 import { joinPath, normalizeName, normalizePath } from "./entry-path.ts";
 import type { JobQueue } from "../../jobs/queue.ts";
 import { purgeAfterCommit } from "../blob/blob.purge.ts";
@@ -184,5 +185,32 @@ export function createEntryService(deps: { prisma: PrismaClient; pubsub: Cabinet
     return { entry, deletedFiles: files };
   }
 
-  return { createFolder, renameEntry, moveEntry, deleteEntry };
+  /** The entry at `path` (one SQL round trip to resolve), after checking `permission` on the space. */
+  async function entryAt(viewer: Viewer, spaceId: string, path: string, permission: Permission) {
+    await requireSpacePermission(prisma, viewer, spaceId, permission);
+    const segments = normalizePath(path);
+    const chain = await resolveChain(prisma, spaceId, segments);
+    if (chain.length !== segments.length + 1) throw errors.notFound(`"${joinPath(segments)}"`);
+    return prisma.entry.findUniqueOrThrow({ where: { id: chain[chain.length - 1]!.id }, include: { blob: true, createdBy: true } });
+  }
+
+  /** One page of a folder's children (the same keyset listing as GraphQL's Folder.children). */
+  async function listFolder(viewer: Viewer, input: { spaceId: string; path: string; first: number; after: string | null; order: EntryOrder }) {
+    const folder = await entryAt(viewer, input.spaceId, input.path, "assets:read");
+    if (folder.kind !== "FOLDER") throw errors.pathIsFile(input.path);
+    if (input.first < 1 || input.first > MAX_PAGE_SIZE) throw errors.badInput(`first must be between 1 and ${MAX_PAGE_SIZE}`);
+    const after = input.after ? decodeCursor(input.after) : null;
+    const rows = (await listChildren(prisma, [folder.id], input.order, input.first, after)).get(folder.id) ?? [];
+    const page = rows.slice(0, input.first);
+    const entries = await prisma.entry.findMany({ where: { id: { in: page.map((r) => r.id) } }, include: { blob: true } });
+    const byId = new Map(entries.map((e) => [e.id, e]));
+    return {
+      folder,
+      path: joinPath(normalizePath(input.path)),
+      items: page.flatMap((r) => byId.get(r.id) ?? []),
+      nextCursor: rows.length > input.first ? encodeCursor(page[page.length - 1]!) : null,
+    };
+  }
+
+  return { createFolder, renameEntry, moveEntry, deleteEntry, entryAt, listFolder };
 }

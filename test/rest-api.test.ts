@@ -1,0 +1,255 @@
+// The REST compatibility routes of the Space Storage document, over real HTTP:
+// every documented example (with real ids for space_abc123), then a battery of
+// bad input. Same services, rules and codes as GraphQL.
+import { createHash, randomBytes } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildTestApp, type TestApp } from "./harness.ts";
+
+// A minimal valid PNG (signature, IHDR, IDAT, IEND): file-type recognizes it.
+const PNG = Buffer.from(
+  "89504e470d0a1a0a0000000d4948445200000001000000010806000000" +
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082",
+  "hex",
+);
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+const b64 = (path: string) => Buffer.from(path).toString("base64");
+
+let t: TestApp;
+let w: Awaited<ReturnType<TestApp["factories"]["world"]>>;
+let source: http.Server;
+let sourceUrl: string;
+
+beforeAll(async () => {
+  // The import source: an allow-listed host (127.0.0.2) that tests may fetch from.
+  source = http.createServer((req, res) => {
+    if (req.url === "/images/profile.png") return res.writeHead(200, { "content-type": "image/png" }).end(PNG);
+    if (req.url === "/to-loopback") return res.writeHead(302, { location: "http://127.0.0.1:1/secret" }).end();
+    if (req.url === "/to-metadata") return res.writeHead(302, { location: "http://169.254.169.254/latest/meta-data/" }).end();
+    res.writeHead(404).end("missing");
+  });
+  await new Promise<void>((r) => source.listen(0, "127.0.0.2", r));
+  sourceUrl = `http://127.0.0.2:${(source.address() as AddressInfo).port}`;
+  t = await buildTestApp({ env: { IMPORT_ALLOW_HOSTS: "127.0.0.2" } });
+  w = await t.factories.world({ maxFileSizeBytes: 2_000_000n, quotaBytes: 50_000_000n });
+});
+afterAll(async () => {
+  await t?.close();
+  await new Promise((r) => source?.close(r));
+});
+
+const base = () => `${t.url}/api/v1/space/${w.space.id}/storage`;
+const auth = (token = w.adminToken) => ({ authorization: `Bearer ${token}` });
+type FileJson = { id: string; kind: string; name: string; path: string; mimeType: string | null; size: number; sha256: string | null; createdAt: string; updatedAt: string };
+type ErrorJson = { error: { code: string; message: string } };
+async function json<T>(res: Response): Promise<T> {
+  return (await res.json()) as T;
+}
+const postJson = (pathId: string, body: unknown, token?: string) =>
+  fetch(`${base()}/${pathId}/upload`, { method: "POST", headers: { ...auth(token), "content-type": "application/json" }, body: JSON.stringify(body) });
+
+describe("the documented examples", () => {
+  it("direct binary upload with its Content-Type", async () => {
+    const res = await fetch(`${base()}/${b64("photos/profile.png")}/upload`, { method: "POST", headers: { ...auth(), "content-type": "image/png" }, body: PNG });
+    expect(res.status).toBe(200);
+    const file = await json<FileJson>(res);
+    expect(file).toMatchObject({ kind: "FILE", name: "profile.png", path: "photos/profile.png", mimeType: "image/png", size: PNG.length, sha256: sha256(PNG) });
+    expect(file.id).toMatch(/^ent_/);
+    expect(Date.parse(file.createdAt)).not.toBeNaN();
+    expect(Date.parse(file.updatedAt)).not.toBeNaN();
+  });
+
+  it("multipart form upload with a field named file (the seed's pathId cGhvdG9zL3Byb2ZpbGUucG5n)", async () => {
+    expect(b64("photos/profile.png")).toBe("cGhvdG9zL3Byb2ZpbGUucG5n");
+    const form = new FormData();
+    form.set("file", new Blob([new Uint8Array(PNG)], { type: "image/png" }), "profile.png");
+    const res = await fetch(`${base()}/cGhvdG9zL3Byb2ZpbGUucG5n/upload`, { method: "POST", headers: auth(), body: form });
+    expect(res.status).toBe(200);
+    expect(await json<FileJson>(res)).toMatchObject({ path: "photos/profile.png", mimeType: "image/png", size: PNG.length });
+  });
+
+  it("upload via an HTTP URL", async () => {
+    const res = await postJson(b64("imported/profile.png"), { file: `${sourceUrl}/images/profile.png` });
+    expect(res.status).toBe(200);
+    expect(await json<FileJson>(res)).toMatchObject({ path: "imported/profile.png", mimeType: "image/png", size: PNG.length, sha256: sha256(PNG) });
+  });
+
+  it("upload via a data URL", async () => {
+    const res = await postJson(b64("inline/dot.png"), { file: `data:image/png;base64,${PNG.toString("base64")}` });
+    expect(res.status).toBe(200);
+    expect(await json<FileJson>(res)).toMatchObject({ path: "inline/dot.png", mimeType: "image/png", sha256: sha256(PNG) });
+  });
+
+  it("two-stage upload for large files: uploadRequest, then the bytes to its URL", async () => {
+    const pathId = b64("photos/large.bin");
+    const res = await postJson(pathId, { file: { type: "application/octet-stream", size: 1_024_000, meta: { description: "User profile photo" } } });
+    expect(res.status).toBe(200);
+    const body = await json<{ id: string; path: string; uploadRequest: { method: string; url: string; headers: Record<string, string> } }>(res);
+    expect(body).toMatchObject({ id: pathId, path: "photos/large.bin", uploadRequest: { method: "PUT", headers: { "Content-Type": "application/octet-stream", "Content-Length": "1024000" } } });
+    const bytes = randomBytes(1_024_000);
+    const put = await fetch(body.uploadRequest.url, { method: "PUT", headers: { "Content-Type": "application/octet-stream" }, body: bytes });
+    expect(put.status).toBe(200);
+    const meta = await fetch(`${base()}/${pathId}`, { headers: { ...auth(), accept: "application/json" } });
+    const { url } = await json<{ url: string }>(meta);
+    expect(sha256(Buffer.from(await (await fetch(url)).arrayBuffer()))).toBe(sha256(bytes));
+  });
+
+  it("accepts the standard and the URL-safe alphabet, with or without padding", async () => {
+    const path = "docs/ü?>~.txt"; // base64 of this has both + and / in the standard alphabet
+    const standard = Buffer.from(path).toString("base64");
+    expect(standard).toMatch(/[+/]/);
+    const res = await fetch(`${base()}/${encodeURIComponent(standard)}/upload`, { method: "POST", headers: { ...auth(), "content-type": "text/plain" }, body: "hello" });
+    expect(await json<FileJson>(res)).toMatchObject({ path });
+    const variants = [standard, standard.replace(/=+$/, ""), Buffer.from(path).toString("base64url"), Buffer.from(path).toString("base64url") + "="];
+    for (const v of variants) {
+      const got = await fetch(`${base()}/${encodeURIComponent(v)}`, { headers: { ...auth(), accept: "application/json" } });
+      expect(got.status, v).toBe(200);
+    }
+    // Even a raw "/" of the standard alphabet in the URL path.
+    const raw = await fetch(`${base()}/${standard}`, { headers: { ...auth(), accept: "application/json" } });
+    expect(raw.status).toBe(200);
+  });
+});
+
+describe("download, list, delete", () => {
+  it("GET answers 302 to a presigned URL, or { url, expiresAt } for JSON clients", async () => {
+    const pathId = b64("photos/profile.png");
+    const redirect = await fetch(`${base()}/${pathId}`, { headers: auth(), redirect: "manual" });
+    expect(redirect.status).toBe(302);
+    const location = redirect.headers.get("location")!;
+    expect(Buffer.from(await (await fetch(location)).arrayBuffer()).equals(PNG)).toBe(true);
+    const asJson = await json<{ url: string; expiresAt: string }>(await fetch(`${base()}/${pathId}?expiresIn=60`, { headers: { ...auth(), accept: "application/json" } }));
+    expect(Math.abs(Date.parse(asJson.expiresAt) - (Date.now() + 60_000))).toBeLessThan(5_000);
+  });
+
+  it("lists the root and a folder, folders first, paged", async () => {
+    const root = await json<{ path: string; items: FileJson[] }>(await fetch(base(), { headers: auth() }));
+    expect(root.path).toBe("");
+    expect(root.items.map((i) => i.name)).toEqual(expect.arrayContaining(["photos", "imported", "inline"]));
+    expect(root.items.every((i) => i.kind === "FOLDER")).toBe(true);
+    const photos = await json<{ path: string; items: FileJson[]; nextCursor: string | null }>(await fetch(`${base()}?path=photos&first=1`, { headers: auth() }));
+    expect(photos).toMatchObject({ path: "photos", items: [{ name: "large.bin", path: "photos/large.bin" }] });
+    const next = await json<{ items: FileJson[]; nextCursor: string | null }>(await fetch(`${base()}?path=photos&first=1&after=${photos.nextCursor}`, { headers: auth() }));
+    expect(next.items.map((i) => i.name)).toEqual(["profile.png"]);
+  });
+
+  it("DELETE removes a file, and a folder with everything in it", async () => {
+    const del = await fetch(`${base()}/${b64("inline/dot.png")}`, { method: "DELETE", headers: auth() });
+    expect(await json<{ deletedFiles: number }>(del)).toMatchObject({ path: "inline/dot.png", deletedFiles: 1 });
+    const folder = await fetch(`${base()}/${b64("imported")}`, { method: "DELETE", headers: auth() });
+    expect(await json<{ deletedFiles: number }>(folder)).toMatchObject({ deletedFiles: 1 });
+    expect((await fetch(`${base()}/${b64("imported/profile.png")}`, { headers: auth(), redirect: "manual" })).status).toBe(404);
+  });
+
+  it("keeps overwrite and directory rules: same id on overwrite, 409 PATH_IS_DIRECTORY onto a folder", async () => {
+    const pathId = b64("rules/a.txt");
+    const up = (body: string) => fetch(`${base()}/${pathId}/upload`, { method: "POST", headers: { ...auth(), "content-type": "text/plain" }, body });
+    const first = await json<FileJson>(await up("one"));
+    const second = await json<FileJson>(await up("two!"));
+    expect(second).toMatchObject({ id: first.id, size: 4 });
+    const onFolder = await fetch(`${base()}/${b64("rules")}/upload`, { method: "POST", headers: { ...auth(), "content-type": "text/plain" }, body: "x" });
+    expect(onFolder.status).toBe(409);
+    expect((await json<ErrorJson>(onFolder)).error.code).toBe("PATH_IS_DIRECTORY");
+  });
+});
+
+describe("auth and errors like GraphQL's", () => {
+  it("401 without a token, 404 for another space, 403 without the permission", async () => {
+    const pathId = b64("photos/profile.png");
+    const anon = await fetch(`${base()}/${pathId}`, { redirect: "manual" });
+    expect(anon.status).toBe(401);
+    expect(await json<ErrorJson>(anon)).toMatchObject({ error: { code: "UNAUTHENTICATED" } });
+    const other = await t.factories.space(w.org.id);
+    const outsider = await t.factories.member(w.org.id, other.id, ["assets:read", "assets:create", "assets:delete"]);
+    const hidden = await fetch(`${base()}/${pathId}`, { headers: auth(outsider.token), redirect: "manual" });
+    expect(hidden.status).toBe(404);
+    expect((await json<ErrorJson>(hidden)).error.code).toBe("NOT_FOUND");
+    const reader = await t.factories.member(w.org.id, w.space.id, ["assets:read"]);
+    const forbidden = await fetch(`${base()}/${pathId}`, { method: "DELETE", headers: auth(reader.token) });
+    expect(forbidden.status).toBe(403);
+    expect((await json<ErrorJson>(forbidden)).error.code).toBe("FORBIDDEN");
+  });
+
+  it("413 LIMITS_REACHED over the file size limit, leaving nothing", async () => {
+    const res = await fetch(`${base()}/${b64("big/too-big.bin")}/upload`, { method: "POST", headers: { ...auth(), "content-type": "application/octet-stream" }, body: randomBytes(2_100_000) });
+    expect(res.status).toBe(413);
+    expect((await json<ErrorJson>(res)).error.code).toBe("LIMITS_REACHED");
+    expect(await t.deps.prisma.entry.count({ where: { spaceId: w.space.id, name: "too-big.bin" } })).toBe(0);
+  });
+
+  it("serves an OpenAPI 3 document generated from the route schemas", async () => {
+    const doc = await json<{ openapi: string; paths: Record<string, Record<string, unknown>> }>(await fetch(`${t.url}/api/v1/openapi.json`));
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      "/api/v1/space/{spaceId}/storage",
+      "/api/v1/space/{spaceId}/storage/{pathId}",
+      "/api/v1/space/{spaceId}/storage/{pathId}/complete",
+      "/api/v1/space/{spaceId}/storage/{pathId}/upload",
+    ]);
+    expect(Object.keys(doc.paths["/api/v1/space/{spaceId}/storage/{pathId}"]!).sort()).toEqual(["delete", "get"]);
+  });
+});
+
+describe("bad input", () => {
+  const expectError = async (res: Response, status: number, code: string) => {
+    expect(res.status).toBe(status);
+    expect((await json<ErrorJson>(res)).error.code).toBe(code);
+  };
+  const rawUpload = (pathId: string, body = "x", type = "text/plain") =>
+    fetch(`${base()}/${pathId}/upload`, { method: "POST", headers: { ...auth(), "content-type": type }, body });
+
+  it.each([
+    ["bad base64", "not*base64!"],
+    ["impossible length", "abcde"],
+    ["bits after the end", "YR"],
+    ["not UTF-8", Buffer.from([0xff, 0xfe, 0x41]).toString("base64url")],
+    ["a .. segment", b64("a/../etc/passwd")],
+    ["a NUL", b64("a/b\u0000c.txt")],
+  ])("%s -> 400 INVALID_PATH", async (_what, pathId) => {
+    await expectError(await rawUpload(encodeURIComponent(pathId)), 400, "INVALID_PATH");
+  });
+
+  it("an oversized data URL -> 413, checked before decoding", async () => {
+    const huge = `data:application/octet-stream;base64,${"A".repeat(Math.ceil((10 * 1024 * 1024 * 4) / 3) + 8)}`;
+    await expectError(await postJson(b64("x.bin"), { file: huge }), 413, "LIMITS_REACHED");
+  });
+
+  it.each([
+    ["no comma", "data:text/plain;base64"],
+    ["broken base64", "data:text/plain;base64,abc"],
+    ["bad characters", "data:text/plain,hello world"],
+    ["bad media type", "data:text;base64,aGk="],
+  ])("a data URL with %s -> 400 INVALID_DATA_URL", async (_what, file) => {
+    await expectError(await postJson(b64("bad.txt"), { file }), 400, "INVALID_DATA_URL");
+  });
+
+  it("a body whose bytes contradict its Content-Type -> 415 UNSUPPORTED_MEDIA_TYPE", async () => {
+    await expectError(await rawUpload(b64("fake.png"), "<!doctype html><script>alert(1)</script>", "image/png"), 415, "UNSUPPORTED_MEDIA_TYPE");
+    expect(await t.deps.prisma.entry.count({ where: { spaceId: w.space.id, name: "fake.png" } })).toBe(0);
+  });
+
+  it.each([
+    "http://127.0.0.1/", "http://2130706433/", "http://0x7f000001/", "http://0177.0.0.1/", "http://127.1/", "http://[::1]/",
+    "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/",
+    "http://172.16.0.1/", "http://192.168.1.1/", "http://100.64.0.1/", "http://[fe80::1]/", "http://[fc00::1]/",
+    "file:///etc/passwd", "ftp://example.com/x",
+  ])("import from %s -> 403 URL_FORBIDDEN", async (url) => {
+    await expectError(await postJson(b64("ssrf.bin"), { file: url }), 403, "URL_FORBIDDEN");
+  });
+
+  it("a redirect into loopback or the metadata service -> 403 URL_FORBIDDEN", async () => {
+    await expectError(await postJson(b64("ssrf.bin"), { file: `${sourceUrl}/to-loopback` }), 403, "URL_FORBIDDEN");
+    await expectError(await postJson(b64("ssrf.bin"), { file: `${sourceUrl}/to-metadata` }), 403, "URL_FORBIDDEN");
+  });
+
+  it("a failed import -> 502 URL_FETCH_FAILED, leaving nothing", async () => {
+    await expectError(await postJson(b64("missing.bin"), { file: `${sourceUrl}/nope` }), 502, "URL_FETCH_FAILED");
+    expect(await t.deps.prisma.entry.count({ where: { spaceId: w.space.id, name: "missing.bin" } })).toBe(0);
+  });
+
+  it("a JSON body of the wrong shape -> 400 BAD_USER_INPUT", async () => {
+    await expectError(await postJson(b64("x.bin"), { nope: 1 }), 400, "BAD_USER_INPUT");
+    await expectError(await postJson(b64("x.bin"), { file: { type: "image/png" } }), 400, "BAD_USER_INPUT");
+  });
+});
