@@ -264,6 +264,21 @@ describe.each([
     const org = await prisma.organization.findUniqueOrThrow({ where: { id: w.org.id } });
     expect(org.usedBytes).toBe(0n);
   });
+
+  it(`a REST upload answers 503 with ${code}, in the same shape as every REST error`, async () => {
+    const w = await t.factories.world();
+    const pathId = Buffer.from("outage/rest.txt").toString("base64");
+    const res = await fetch(`${t.url}/api/v1/space/${w.space.id}/storage/${pathId}/upload`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${w.adminToken}`, "content-type": "text/plain" },
+      body: "quarterly numbers",
+    });
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe(code);
+    expect(body.error.message).toMatch(/^File storage is not/);
+    expect(await t.deps.prisma.entry.count({ where: { spaceId: w.space.id, kind: "FILE" } })).toBe(0);
+  });
 });
 
 describe("the app on a healthy s3rver", () => {
