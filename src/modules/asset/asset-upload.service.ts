@@ -113,6 +113,14 @@ export function createAssetUploadService(deps: {
     await purgeAfterCommit(queue, tx, [blob.key]);
   }
 
+  /** dropPending, unless the upload completed (or went) in the meantime. */
+  async function dropIfStillPending(blobId: string): Promise<void> {
+    await prisma.$transaction(async (tx) => {
+      const [still] = await tx.$queryRaw<{ status: string }[]>`SELECT status::text AS status FROM blobs WHERE id = ${blobId} FOR UPDATE`;
+      if (still?.status === "PENDING") await dropPending(tx, await tx.blob.findUniqueOrThrow({ where: { id: blobId } }));
+    });
+  }
+
   function presignFor(blob: { key: string; contentType: string; size: bigint; sha256: string | null }, expiresInSeconds: number): Promise<UploadRequest> {
     return blobStore.presignPut(blob.key, {
       expiresInSeconds,
@@ -218,10 +226,7 @@ export function createAssetUploadService(deps: {
       }
     } catch (e) {
       if (!(e instanceof AppError)) throw e;
-      await prisma.$transaction(async (tx) => {
-        const still = await tx.blob.findUnique({ where: { id: blob.id } });
-        if (still?.status === "PENDING") await dropPending(tx, still);
-      });
+      await dropIfStillPending(blob.id);
       throw e;
     }
 
@@ -292,10 +297,7 @@ export function createAssetUploadService(deps: {
         const outcome = await finalize(blob.id);
         if (outcome.state === "completed") result.completed++;
         if (outcome.state === "missing" && (blob.uploadExpiresAt?.getTime() ?? 0) < abandonBefore) {
-          await prisma.$transaction(async (tx) => {
-            const still = await tx.blob.findUnique({ where: { id: blob.id } });
-            if (still?.status === "PENDING") await dropPending(tx, still);
-          });
+          await dropIfStillPending(blob.id);
           result.abandoned++;
         }
       } catch (e) {

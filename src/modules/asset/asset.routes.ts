@@ -16,7 +16,7 @@ import { parseDataUrl } from "../../storage/data-url.ts";
 import { presignLifetime } from "../../storage/blob-store.ts";
 import type { EntryOrder } from "../entry/entry-listing.ts";
 import { joinPath, normalizePath } from "../entry/entry-path.ts";
-import { decodePathId, encodePathId } from "./path-id.ts";
+import { decodePathId } from "./path-id.ts";
 
 /** The path a pathId names, normalized as it is stored (INVALID_PATH when it cannot be). */
 const pathOf = (pathId: string) => joinPath(normalizePath(decodePathId(pathId)));
@@ -316,5 +316,3 @@ export async function registerAssetRoutes(app: FastifyInstance, deps: Deps): Pro
     { prefix: "/api/v1" },
   );
 }
-
-export { encodePathId };

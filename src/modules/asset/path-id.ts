@@ -23,5 +23,3 @@ export function decodePathId(pathId: string): string {
     throw errors.invalidPath("pathId must be the base64 of a UTF-8 path");
   }
 }
-
-export const encodePathId = (path: string) => Buffer.from(path, "utf8").toString("base64url");
