@@ -11,7 +11,7 @@
 // upload entirely (row, reservation, object, and the entry made for it).
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
-import { requireSpacePermission, assertPermission, hasPermission } from "../../access/space-access.ts";
+import { requireSpacePermission, assertPermission } from "../../access/space-access.ts";
 import type { Viewer } from "../../access/viewer.ts";
 import type { PrismaClient, Tx } from "../../db/prisma.ts";
 import { AppError, errors } from "../../errors.ts";
@@ -21,8 +21,8 @@ import type { CabinetPubSub } from "../../pubsub.ts";
 import { presignLifetime, type BlobStore, type PresignLimits, type UploadRequest } from "../../storage/blob-store.ts";
 import { decideContentType, SNIFF_BYTES, sniffContentType } from "../../storage/content-type.ts";
 import { purgeAfterCommit } from "../blob/blob.purge.ts";
-import { ensureFolderPath, spaceEvent } from "../entry/entry.service.ts";
-import { joinPath, normalizePath } from "../entry/entry-path.ts";
+import { claimFilePath, spaceEvent, type CreatedFolder } from "../entry/entry.service.ts";
+import { normalizePath } from "../entry/entry-path.ts";
 import { lockSpaceTree } from "../entry/entry-tree.sql.ts";
 import { releaseQuota, reserveQuota, settleReservation } from "../organization/usage.ts";
 
@@ -135,20 +135,10 @@ export function createAssetUploadService(deps: {
     const org = await prisma.organization.findUniqueOrThrow({ where: { id: space.organizationId }, select: { maxFileSizeBytes: true } });
     const { segments, sha256, expiresInSeconds, contentType } = validate(input, org.maxFileSizeBytes);
     const size = BigInt(input.size);
-    const created: { id: string; parentId: string; name: string }[] = [];
+    const created: CreatedFolder[] = [];
 
     const { entry, blob, isNew } = await prisma.$transaction(async (tx) => {
-      await lockSpaceTree(tx, space.id, "shared");
-      const parentId = await ensureFolderPath(tx, space.id, segments.slice(0, -1), {
-        createMissing: !!input.createParents,
-        createdById: viewer.accountId,
-        created,
-      });
-      const name = segments[segments.length - 1]!;
-      const [existing] = await tx.$queryRaw<{ id: string; kind: "FOLDER" | "FILE"; blob_id: string | null }[]>`
-        SELECT id, kind::text AS kind, blob_id FROM entries WHERE parent_id = ${parentId} AND name = ${name} FOR UPDATE`;
-      if (existing?.kind === "FOLDER") throw errors.pathIsDirectory(joinPath(segments));
-      if (existing && !hasPermission(viewer, space, "assets:update")) throw errors.forbidden("assets:update");
+      const { parentId, name, existing } = await claimFilePath(tx, viewer, space, segments, { createParents: !!input.createParents, created });
 
       await reserveQuota(tx, space.organizationId, size);
       const blob = await tx.blob.create({

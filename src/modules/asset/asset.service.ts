@@ -15,9 +15,9 @@ import type { BlobStore } from "../../storage/blob-store.ts";
 import { downloadDisposition } from "../../storage/content-type.ts";
 import { ingest } from "../../storage/ingest.ts";
 import { openImportUrl, type ImportOptions } from "../../storage/url-import.ts";
-import { ensureFolderPath, spaceEvent } from "../entry/entry.service.ts";
+import { claimFilePath, spaceEvent, type CreatedFolder } from "../entry/entry.service.ts";
 import { joinPath, normalizePath } from "../entry/entry-path.ts";
-import { lockSpaceTree, resolveChain } from "../entry/entry-tree.sql.ts";
+import { resolveChain } from "../entry/entry-tree.sql.ts";
 import { purgeAfterCommit } from "../blob/blob.purge.ts";
 import { billUsage } from "../organization/usage.ts";
 
@@ -93,18 +93,8 @@ export function createAssetService(deps: {
     viewer: Viewer,
     u: { space: { id: string; organizationId: string }; segments: string[]; key: string; contentType: string; size: bigint; sha256: string; createParents: boolean },
   ) {
-    const createdFolders: { id: string; parentId: string; name: string }[] = [];
-    await lockSpaceTree(tx, u.space.id, "shared");
-    const parentId = await ensureFolderPath(tx, u.space.id, u.segments.slice(0, -1), {
-      createMissing: u.createParents,
-      createdById: viewer.accountId,
-      created: createdFolders,
-    });
-    const name = u.segments[u.segments.length - 1]!;
-    const [existing] = await tx.$queryRaw<{ id: string; kind: "FOLDER" | "FILE"; blob_id: string | null }[]>`
-      SELECT id, kind::text AS kind, blob_id FROM entries WHERE parent_id = ${parentId} AND name = ${name} FOR UPDATE`;
-    if (existing?.kind === "FOLDER") throw errors.pathIsDirectory(joinPath(u.segments));
-    if (existing && !hasPermission(viewer, u.space, "assets:update")) throw errors.forbidden("assets:update");
+    const createdFolders: CreatedFolder[] = [];
+    const { parentId, name, existing } = await claimFilePath(tx, viewer, u.space, u.segments, { createParents: u.createParents, created: createdFolders });
     const old = existing?.blob_id ? await tx.blob.findUnique({ where: { id: existing.blob_id } }) : null;
 
     await billUsage(tx, u.space.organizationId, u.space.id, u.size - (old?.size ?? 0n));

@@ -1,7 +1,7 @@
 // The folder tree: every write to entries goes through here (or through
 // asset.service.ts, which uses the helpers below for the file's parents).
 import type { PrismaClient, Tx } from "../../db/prisma.ts";
-import { assertPermission, requireSpacePermission } from "../../access/space-access.ts";
+import { assertPermission, hasPermission, requireSpacePermission } from "../../access/space-access.ts";
 import type { Permission } from "../../access/permissions.ts";
 import type { Viewer } from "../../access/viewer.ts";
 import { errors, fromPrismaError } from "../../errors.ts";
@@ -16,7 +16,7 @@ import { deleteSubtree, isSelfOrDescendant, lockSpaceTree, resolveChain } from "
 
 export type EntryService = ReturnType<typeof createEntryService>;
 
-type CreatedFolder = { id: string; parentId: string; name: string };
+export type CreatedFolder = { id: string; parentId: string; name: string };
 
 /**
  * Makes sure the folders `segments` exist under the space root and returns the
@@ -55,6 +55,35 @@ export async function ensureFolderPath(
     parentId = raced.id;
   }
   return parentId;
+}
+
+export type ExistingFile = { id: string; kind: "FOLDER" | "FILE"; blob_id: string | null };
+
+/**
+ * Claims `segments` as a file's path inside an upload's transaction: takes the
+ * space's tree lock (shared), makes sure the parent folders exist (creating
+ * them when asked), and locks what is already at the path. A folder there is
+ * PATH_IS_DIRECTORY; replacing a file needs assets:update.
+ */
+export async function claimFilePath(
+  tx: Tx,
+  viewer: Viewer,
+  space: { id: string; organizationId: string },
+  segments: readonly string[],
+  options: { createParents: boolean; created: CreatedFolder[] },
+): Promise<{ parentId: string; name: string; existing: ExistingFile | undefined }> {
+  await lockSpaceTree(tx, space.id, "shared");
+  const parentId = await ensureFolderPath(tx, space.id, segments.slice(0, -1), {
+    createMissing: options.createParents,
+    createdById: viewer.accountId,
+    created: options.created,
+  });
+  const name = segments[segments.length - 1]!;
+  const [existing] = await tx.$queryRaw<ExistingFile[]>`
+    SELECT id, kind::text AS kind, blob_id FROM entries WHERE parent_id = ${parentId} AND name = ${name} FOR UPDATE`;
+  if (existing?.kind === "FOLDER") throw errors.pathIsDirectory(joinPath(segments));
+  if (existing && !hasPermission(viewer, space, "assets:update")) throw errors.forbidden("assets:update");
+  return { parentId, name, existing };
 }
 
 export function spaceEvent(type: SpaceEvent["type"], spaceId: string, e: { id: string; parentId: string | null; name: string; kind: "FOLDER" | "FILE" }): SpaceEvent {
