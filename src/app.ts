@@ -22,8 +22,8 @@ import { createErrorHandling } from "./graphql/errors.ts";
 import { registerAssetRoutes } from "./modules/asset/asset.routes.ts";
 import { schema } from "./graphql/schema.ts";
 import { runWithRequestId } from "./request-context.ts";
-import { registerDiskBlobRoutes } from "./storage/disk-blob.routes.ts";
-import { DiskBlobStore } from "./storage/disk-blob-store.ts";
+import { registerDiskBlobRoutes } from "./storage/disk/disk-blob.routes.ts";
+import { DiskBlobStore } from "./storage/disk/disk-blob-store.ts";
 
 /** Headers that prove a request is not a browser "simple request" (CSRF). */
 export const CSRF_HEADERS = ["x-graphql-yoga-csrf", "apollo-require-preflight", "graphql-preflight"];

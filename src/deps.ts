@@ -16,8 +16,8 @@ import { createOrganizationService } from "./modules/organization/organization.s
 import { createSpaceService } from "./modules/space/space.service.ts";
 import { createPostgresPubSub, type CabinetPubSub } from "./pubsub.ts";
 import type { BlobStore } from "./storage/blob-store.ts";
-import { DiskBlobStore } from "./storage/disk-blob-store.ts";
-import { S3BlobStore } from "./storage/s3-blob-store.ts";
+import { DiskBlobStore } from "./storage/disk/disk-blob-store.ts";
+import { S3BlobStore } from "./storage/s3/s3-blob-store.ts";
 
 export type Logger = {
   info(obj: object | string, msg?: string): void;

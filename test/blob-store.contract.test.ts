@@ -15,11 +15,11 @@ import { freePort } from "../src/free-port.ts";
 import { AppError } from "../src/errors.ts";
 import { randomToken } from "../src/ids.ts";
 import { CHECKSUM_SHA256_HEADER, type BlobListEntry, type BlobStore } from "../src/storage/blob-store.ts";
-import { registerDiskBlobRoutes } from "../src/storage/disk-blob.routes.ts";
-import { DiskBlobStore } from "../src/storage/disk-blob-store.ts";
-import { S3BlobStore } from "../src/storage/s3-blob-store.ts";
-import { S3Presigner } from "../src/storage/s3-presigner.ts";
-import { Q, sign, verify, type SignedFields } from "../src/storage/signed-url.ts";
+import { registerDiskBlobRoutes } from "../src/storage/disk/disk-blob.routes.ts";
+import { DiskBlobStore } from "../src/storage/disk/disk-blob-store.ts";
+import { S3BlobStore } from "../src/storage/s3/s3-blob-store.ts";
+import { S3Presigner } from "../src/storage/s3/s3-presigner.ts";
+import { Q, sign, verify, type SignedFields } from "../src/storage/disk/signed-url.ts";
 import { adaptClientToS3rver, startS3rver, type TestS3 } from "./support/s3rver.ts";
 
 const MiB = 1024 * 1024;

@@ -1,5 +1,5 @@
 // Content types are sniffed from the first bytes and reconciled with the declared
-// type (src/storage/content-type.ts); active content is never stored under a
+// type (src/ingest/content-type.ts); active content is never stored under a
 // passive label and is always downloaded as an attachment with nosniff.
 import { createHash, randomBytes } from "node:crypto";
 import { readdir } from "node:fs/promises";
@@ -16,7 +16,7 @@ import {
   isActiveContentType,
   sniffContentType,
   type Sniffed,
-} from "../src/storage/content-type.ts";
+} from "../src/ingest/content-type.ts";
 import { AssetAtPathDocument, type Disposition } from "./generated/graphql.ts";
 import { buildTestApp, errorCode, type TestApp } from "./harness.ts";
 import { uploadAsset } from "./support/upload.ts";

@@ -5,7 +5,7 @@ import { Writable } from "node:stream";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError, ERROR_STATUS, type ErrorCode, toRestError } from "../src/errors.ts";
-import { DiskBlobStore } from "../src/storage/disk-blob-store.ts";
+import { DiskBlobStore } from "../src/storage/disk/disk-blob-store.ts";
 import { AssetAtPathDocument } from "./generated/graphql.ts";
 import { buildTestApp, type TestApp } from "./harness.ts";
 import { uploadAsset } from "./support/upload.ts";

@@ -15,7 +15,7 @@ import { AppError, type ErrorCode } from "../src/errors.ts";
 import { freePort } from "../src/free-port.ts";
 import { randomToken } from "../src/ids.ts";
 import type { BlobListEntry } from "../src/storage/blob-store.ts";
-import { S3BlobStore, toStorageError, type S3Timeouts } from "../src/storage/s3-blob-store.ts";
+import { S3BlobStore, toStorageError, type S3Timeouts } from "../src/storage/s3/s3-blob-store.ts";
 import { AssetAtPathDocument } from "./generated/graphql.ts";
 import { buildTestApp, errorCode, type TestApp } from "./harness.ts";
 import { adaptClientToS3rver, startS3rver, type TestS3 } from "./support/s3rver.ts";

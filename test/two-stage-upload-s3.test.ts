@@ -3,7 +3,7 @@
 // refuses a wrong type or length; completeAssetUpload verifies and bills.
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { S3BlobStore } from "../src/storage/s3-blob-store.ts";
+import { S3BlobStore } from "../src/storage/s3/s3-blob-store.ts";
 import { CompleteAssetUploadDocument, CreateAssetUploadDocument } from "./generated/graphql.ts";
 import { buildTestApp, errorCode, type TestApp } from "./harness.ts";
 import { adaptClientToS3rver, startS3rver, type TestS3 } from "./support/s3rver.ts";

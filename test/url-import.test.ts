@@ -22,7 +22,7 @@ import {
   openImportUrl,
   type ImportOptions,
   type ResolvedAddress,
-} from "../src/storage/url-import.ts";
+} from "../src/ingest/url-import.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers

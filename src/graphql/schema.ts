@@ -1,5 +1,6 @@
 // Imports every module's GraphQL file (each registers its types on the builder), then builds.
 import { builder } from "./builder.ts";
+import "../modules/organization/organization.graphql.ts";
 import "../modules/account/account.graphql.ts";
 import "../modules/space/space.graphql.ts";
 import "../modules/entry/entry.graphql.ts";

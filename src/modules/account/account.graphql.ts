@@ -1,4 +1,4 @@
-// Account, ApiToken and Organization types; `viewer`: who am I, and what may I
+// Account and ApiToken types; `viewer`: who am I, and what may I
 // do; creating accounts and issuing and revoking tokens.
 import { canManageAccount } from "../../access/account-access.ts";
 import type { ApiToken } from "../../generated/prisma/client.ts";
@@ -39,16 +39,6 @@ export const ApiTokenRef = builder.prismaNode("ApiToken", {
   }),
 });
 
-export const OrganizationRef = builder.prismaNode("Organization", {
-  id: { field: "id" },
-  fields: (t) => ({
-    name: t.exposeString("name"),
-    quotaBytes: t.expose("quotaBytes", { type: "SafeInt" }),
-    maxFileSizeBytes: t.expose("maxFileSizeBytes", { type: "SafeInt" }),
-    usedBytes: t.expose("usedBytes", { type: "SafeInt", description: "Exact bytes stored across all spaces." }),
-  }),
-});
-
 type SpacePermissions = { spaceId: string; permissions: string[] };
 const SpacePermissionsRef = builder.objectRef<SpacePermissions>("SpacePermissions").implement({
   fields: (t) => ({ spaceId: t.exposeID("spaceId"), permissions: t.exposeStringList("permissions") }),
@@ -80,12 +70,6 @@ builder.queryFields((t) => ({
     description: "The calling account.",
     resolve: async (query, _root, _args, ctx) =>
       ctx.prisma.account.findUniqueOrThrow({ ...query, where: { id: (await ctx.viewer()).accountId } }),
-  }),
-  organization: t.prismaField({
-    type: OrganizationRef,
-    description: "The caller's organization, with its quota and exact usage.",
-    resolve: async (query, _root, _args, ctx) =>
-      ctx.prisma.organization.findUniqueOrThrow({ ...query, where: { id: (await ctx.viewer()).organizationId } }),
   }),
 }));
 

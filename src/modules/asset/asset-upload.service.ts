@@ -7,7 +7,7 @@
 //
 // Completion verifies the object that actually arrived: it must exist with the
 // declared size (and sha256), and its first bytes must not contradict the
-// declared type (storage/content-type.ts). A failed check removes the pending
+// declared type (ingest/content-type.ts). A failed check removes the pending
 // upload entirely (row, reservation, object, and the entry made for it).
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
@@ -19,7 +19,7 @@ import { newId, randomToken } from "../../ids.ts";
 import type { JobQueue } from "../../jobs/queue.ts";
 import type { CabinetPubSub } from "../../pubsub.ts";
 import { presignLifetime, type BlobStore, type PresignLimits, type UploadRequest } from "../../storage/blob-store.ts";
-import { decideContentType, SNIFF_BYTES, sniffContentType } from "../../storage/content-type.ts";
+import { decideContentType, SNIFF_BYTES, sniffContentType } from "../../ingest/content-type.ts";
 import { purgeAfterCommit } from "../blob/blob.purge.ts";
 import { claimFilePath, spaceEvent, type CreatedFolder } from "../entry/entry.service.ts";
 import { normalizePath } from "../entry/entry-path.ts";

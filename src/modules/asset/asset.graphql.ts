@@ -1,7 +1,55 @@
-// uploadAsset: GraphQL multipart upload (graphql-upload-minimal in front of
+// Asset (a FILE entry) and its uploads. uploadAsset: GraphQL multipart upload (graphql-upload-minimal in front of
 // yoga, see app.ts), streamed to the blob store by asset.service.ts.
+import { presignLifetime } from "../../storage/blob-store.ts";
 import { builder } from "../../graphql/builder.ts";
-import { AssetRef } from "../entry/entry.graphql.ts";
+import { EntryRef } from "../entry/entry.graphql.ts";
+
+export const BlobStatusEnum = builder.enumType("BlobStatus", { values: ["PENDING", "READY", "FAILED"] as const });
+export const DispositionEnum = builder.enumType("Disposition", {
+  values: { INLINE: { value: "inline" }, ATTACHMENT: { value: "attachment" } } as const,
+});
+
+export const AssetRef = builder.prismaNode("Entry", {
+  variant: "Asset",
+  id: { field: "id" },
+  interfaces: [EntryRef],
+  fields: (t) => ({
+    mimeType: t.string({
+      select: { blob: { select: { contentType: true } } },
+      resolve: (e) => e.blob?.contentType ?? "application/octet-stream",
+    }),
+    size: t.expose("size", { type: "SafeInt", description: "Bytes." }),
+    sha256: t.string({
+      nullable: true,
+      select: { blob: { select: { sha256: true } } },
+      resolve: (e) => e.blob?.sha256 ?? null,
+    }),
+    metadata: t.field({
+      type: "JSON",
+      description: "What is known about the bytes: your `meta` from a two-stage upload, and processing results.",
+      select: { blob: { select: { metadata: true } } },
+      resolve: (e) => e.blob?.metadata ?? {},
+    }),
+    status: t.field({
+      type: BlobStatusEnum,
+      select: { blob: { select: { status: true } } },
+      resolve: (e) => e.blob?.status ?? "PENDING",
+    }),
+    downloadUrl: t.string({
+      description: "A time-limited URL that serves the bytes directly from the blob store.",
+      args: {
+        expiresIn: t.arg.int({ required: false, description: "Seconds until the URL expires (default 900)." }),
+        disposition: t.arg({ type: DispositionEnum, required: false, defaultValue: "attachment" }),
+      },
+      select: { name: true, blob: { select: { key: true, contentType: true } } },
+      resolve: (e, args, ctx) => {
+        const expiresInSeconds = presignLifetime(args.expiresIn, ctx.deps.config.presign);
+        return ctx.deps.services.assets.downloadUrl(e, { expiresInSeconds, disposition: args.disposition ?? "attachment" });
+      },
+    }),
+  }),
+});
+
 
 const UploadAssetInput = builder.inputType("UploadAssetInput", {
   fields: (t) => ({

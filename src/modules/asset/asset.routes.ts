@@ -12,7 +12,7 @@ import { authenticate, bearerToken, requireViewer, type Viewer } from "../../acc
 import type { Deps } from "../../deps.ts";
 import { errors } from "../../errors.ts";
 import type { Blob, Entry } from "../../generated/prisma/client.ts";
-import { parseDataUrl } from "../../storage/data-url.ts";
+import { parseDataUrl } from "../../ingest/data-url.ts";
 import { presignLifetime } from "../../storage/blob-store.ts";
 import type { EntryOrder } from "../entry/entry-listing.ts";
 import { joinPath, normalizePath } from "../entry/entry-path.ts";

@@ -1,5 +1,5 @@
 // Files (FILE entries) and their bytes. An upload checks the path and limits,
-// streams the bytes to the blob store under a fresh random key (storage/ingest.ts:
+// streams the bytes to the blob store under a fresh random key (ingest/ingest.ts:
 // counted, hashed, content type sniffed), then one transaction bills the quota,
 // records the blob and points the entry at it. If anything fails after the
 // bytes landed, the object is deleted again.
@@ -12,9 +12,9 @@ import { newId, randomToken } from "../../ids.ts";
 import type { JobQueue } from "../../jobs/queue.ts";
 import type { CabinetPubSub } from "../../pubsub.ts";
 import type { BlobStore } from "../../storage/blob-store.ts";
-import { downloadDisposition } from "../../storage/content-type.ts";
-import { ingest } from "../../storage/ingest.ts";
-import { openImportUrl, type ImportOptions } from "../../storage/url-import.ts";
+import { downloadDisposition } from "../../ingest/content-type.ts";
+import { ingest } from "../../ingest/ingest.ts";
+import { openImportUrl, type ImportOptions } from "../../ingest/url-import.ts";
 import { claimFilePath, spaceEvent, type CreatedFolder } from "../entry/entry.service.ts";
 import { joinPath, normalizePath } from "../entry/entry-path.ts";
 import { resolveChain } from "../entry/entry-tree.sql.ts";
@@ -27,7 +27,7 @@ export type UploadInput = {
   spaceId: string;
   path: string;
   body: Readable;
-  /** Content type the client declared; checked against the bytes (storage/content-type.ts). */
+  /** Content type the client declared; checked against the bytes (ingest/content-type.ts). */
   declaredType?: string | null;
   createParents?: boolean | null;
 };
@@ -133,7 +133,7 @@ export function createAssetService(deps: {
   }
 
   /**
-   * Imports a file from an http(s) URL (SSRF-guarded: storage/url-import.ts)
+   * Imports a file from an http(s) URL (SSRF-guarded: ingest/url-import.ts)
    * and stores it like an upload, typed by what the server said and the bytes.
    */
   async function importAssetFromUrl(viewer: Viewer, input: { spaceId: string; path: string; url: string; createParents?: boolean | null }) {

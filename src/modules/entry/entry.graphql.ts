@@ -1,4 +1,4 @@
-// Entry (interface), Folder and Asset: the folder tree as GraphQL. Reads go
+// Entry (interface) and Folder: the folder tree as GraphQL (Asset: asset.graphql.ts). Reads go
 // straight to Prisma through Pothos selections (after an access check on the
 // space); writes go through entry.service.ts / asset.service.ts.
 import { queryFromInfo } from "@pothos/plugin-prisma";
@@ -6,7 +6,6 @@ import DataLoader from "dataloader";
 import type { GraphQLResolveInfo } from "graphql";
 import { requireSpacePermission } from "../../access/space-access.ts";
 import { errors } from "../../errors.ts";
-import { presignLifetime } from "../../storage/blob-store.ts";
 import { builder } from "../../graphql/builder.ts";
 import type { Context } from "../../graphql/context.ts";
 import { decodeCursor, encodeCursor, MAX_PAGE_SIZE, type EntryOrder } from "./entry-listing.ts";
@@ -14,10 +13,6 @@ import { normalizePath } from "./entry-path.ts";
 import { resolveChain } from "./entry-tree.sql.ts";
 
 export const EntryKindEnum = builder.enumType("EntryKind", { values: ["FOLDER", "FILE"] as const });
-export const BlobStatusEnum = builder.enumType("BlobStatus", { values: ["PENDING", "READY", "FAILED"] as const });
-export const DispositionEnum = builder.enumType("Disposition", {
-  values: { INLINE: { value: "inline" }, ATTACHMENT: { value: "attachment" } } as const,
-});
 
 const EntryOrderFieldEnum = builder.enumType("EntryOrderField", { values: ["NAME", "UPDATED_AT", "SIZE"] as const });
 const OrderDirectionEnum = builder.enumType("OrderDirection", { values: ["ASC", "DESC"] as const });
@@ -101,47 +96,6 @@ export const FolderRef = builder.prismaNode("Entry", {
             endCursor: edges[edges.length - 1]?.cursor ?? null,
           },
         };
-      },
-    }),
-  }),
-});
-
-export const AssetRef = builder.prismaNode("Entry", {
-  variant: "Asset",
-  id: { field: "id" },
-  interfaces: [EntryRef],
-  fields: (t) => ({
-    mimeType: t.string({
-      select: { blob: { select: { contentType: true } } },
-      resolve: (e) => e.blob?.contentType ?? "application/octet-stream",
-    }),
-    size: t.expose("size", { type: "SafeInt", description: "Bytes." }),
-    sha256: t.string({
-      nullable: true,
-      select: { blob: { select: { sha256: true } } },
-      resolve: (e) => e.blob?.sha256 ?? null,
-    }),
-    metadata: t.field({
-      type: "JSON",
-      description: "What is known about the bytes: your `meta` from a two-stage upload, and processing results.",
-      select: { blob: { select: { metadata: true } } },
-      resolve: (e) => e.blob?.metadata ?? {},
-    }),
-    status: t.field({
-      type: BlobStatusEnum,
-      select: { blob: { select: { status: true } } },
-      resolve: (e) => e.blob?.status ?? "PENDING",
-    }),
-    downloadUrl: t.string({
-      description: "A time-limited URL that serves the bytes directly from the blob store.",
-      args: {
-        expiresIn: t.arg.int({ required: false, description: "Seconds until the URL expires (default 900)." }),
-        disposition: t.arg({ type: DispositionEnum, required: false, defaultValue: "attachment" }),
-      },
-      select: { name: true, blob: { select: { key: true, contentType: true } } },
-      resolve: (e, args, ctx) => {
-        const expiresInSeconds = presignLifetime(args.expiresIn, ctx.deps.config.presign);
-        return ctx.deps.services.assets.downloadUrl(e, { expiresInSeconds, disposition: args.disposition ?? "attachment" });
       },
     }),
   }),

@@ -6,8 +6,10 @@ import { canSeeSpace, hasPermission } from "../../access/space-access.ts";
 import { builder } from "../../graphql/builder.ts";
 import type { Context } from "../../graphql/context.ts";
 import { idKind } from "../../ids.ts";
-import { AccountRef, ApiTokenRef, OrganizationRef } from "../account/account.graphql.ts";
-import { AssetRef, FolderRef } from "../entry/entry.graphql.ts";
+import { AccountRef, ApiTokenRef } from "../account/account.graphql.ts";
+import { OrganizationRef } from "../organization/organization.graphql.ts";
+import { AssetRef } from "../asset/asset.graphql.ts";
+import { FolderRef } from "../entry/entry.graphql.ts";
 import { SpaceRef } from "../space/space.graphql.ts";
 
 async function loadNode(id: string, ctx: Context): Promise<object | null> {

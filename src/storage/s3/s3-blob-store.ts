@@ -22,8 +22,8 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { Readable } from "node:stream";
-import type { S3Config } from "../config.ts";
-import { AppError } from "../errors.ts";
+import type { S3Config } from "../../config.ts";
+import { AppError } from "../../errors.ts";
 import {
   CHECKSUM_SHA256_HEADER,
   checksumSha256HeaderValue,
@@ -34,8 +34,8 @@ import {
   type PresignGetOptions,
   type PresignPutOptions,
   type UploadRequest,
-} from "./blob-store.ts";
-import { contentDisposition } from "./content-disposition.ts";
+} from "../blob-store.ts";
+import { contentDisposition } from "../content-disposition.ts";
 import { S3Presigner, type AwsCredentials } from "./s3-presigner.ts";
 
 const PART_SIZE = 8 * 1024 * 1024;

@@ -4,7 +4,7 @@
 // On any failure nothing is left under `key` and the source is drained.
 import type { Readable } from "node:stream";
 import { AppError, errors } from "../errors.ts";
-import type { BlobStore } from "./blob-store.ts";
+import type { BlobStore } from "../storage/blob-store.ts";
 import { ContentTypeSniffer } from "./content-type.ts";
 import { MeteredStream } from "./metered-stream.ts";
 

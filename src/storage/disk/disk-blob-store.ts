@@ -8,8 +8,8 @@ import { access, constants, mkdir, readdir, rename, rm, stat } from "node:fs/pro
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { AppError } from "../errors.ts";
-import { randomToken } from "../ids.ts";
+import { AppError } from "../../errors.ts";
+import { randomToken } from "../../ids.ts";
 import {
   CHECKSUM_SHA256_HEADER,
   checksumSha256HeaderValue,
@@ -20,8 +20,8 @@ import {
   type PresignGetOptions,
   type PresignPutOptions,
   type UploadRequest,
-} from "./blob-store.ts";
-import { contentDisposition } from "./content-disposition.ts";
+} from "../blob-store.ts";
+import { contentDisposition } from "../content-disposition.ts";
 import { Q, sign, type SignedFields } from "./signed-url.ts";
 
 // Keys are server-made (ids.ts alphabet); anything else is refused so a key can never walk the tree.

@@ -3,9 +3,9 @@
 // and applies the signed response headers verbatim; PUT accepts exactly the
 // signed content type and length, for a key still awaiting its bytes.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { MeteredStream } from "./metered-stream.ts";
-import { AppError } from "../errors.ts";
-import { CHECKSUM_SHA256_HEADER, checksumSha256HeaderValue, type ByteRange } from "./blob-store.ts";
+import { MeteredStream } from "../../ingest/metered-stream.ts";
+import { AppError } from "../../errors.ts";
+import { CHECKSUM_SHA256_HEADER, checksumSha256HeaderValue, type ByteRange } from "../blob-store.ts";
 import { DiskBlobStore } from "./disk-blob-store.ts";
 
 const isValidKey = (key: string) => DiskBlobStore.isValidKey(key);
