@@ -161,8 +161,8 @@ export async function buildApp(deps: Deps): Promise<App> {
   });
 
   if (deps.blobStore instanceof DiskBlobStore) {
-    const uploads = deps.services.uploads;
-    await registerDiskBlobRoutes(fastify, deps.blobStore, { isAwaitingBytes: uploads.isAwaitingBytes, completed: uploads.completeByKey });
+    const { blobs } = deps.services;
+    await registerDiskBlobRoutes(fastify, deps.blobStore, { isAwaitingBytes: blobs.isAwaitingBytes, completed: blobs.completeByKey });
   }
 
   await registerAssetRoutes(fastify, deps);

@@ -9,7 +9,9 @@ import { createAccountService } from "./modules/account/account.service.ts";
 import { createAssetService } from "./modules/asset/asset.service.ts";
 import { createAssetUploadService } from "./modules/asset/asset-upload.service.ts";
 import { assetJobHandlers } from "./modules/asset/asset.jobs.ts";
+import { createAssetBlobOwner } from "./modules/asset/asset-blob-owner.ts";
 import { blobJobHandlers } from "./modules/blob/blob.jobs.ts";
+import { createBlobService } from "./modules/blob/blob.service.ts";
 import { createEntryService } from "./modules/entry/entry.service.ts";
 import { createGrantService } from "./modules/grant/grant.service.ts";
 import { createOrganizationService } from "./modules/organization/organization.service.ts";
@@ -56,7 +58,14 @@ export async function createDeps(
   await queue.start();
 
   const accounts = createAccountService({ prisma, pubsub });
+  // The blob lifecycle, with the owner kinds it hands completed uploads to.
+  const blobs = createBlobService({
+    prisma, blobStore, queue,
+    owners: { ENTRY: createAssetBlobOwner({ pubsub }) },
+    abandonAfterSeconds: config.uploadAbandonAfterSeconds,
+  });
   const services = {
+    blobs,
     accounts,
     organizations: createOrganizationService({
       prisma,
@@ -65,9 +74,10 @@ export async function createDeps(
     }),
     spaces: createSpaceService({ prisma }),
     grants: createGrantService({ prisma, pubsub }),
-    entries: createEntryService({ prisma, pubsub, queue }),
+    entries: createEntryService({ prisma, pubsub, blobs }),
     assets: createAssetService({
-      prisma, blobStore, queue, pubsub,
+      prisma, blobStore, blobs, pubsub,
+      presign: config.presign,
       importOptions: {
         allowHosts: config.importAllowHosts,
         maxRedirects: config.importMaxRedirects,
@@ -75,16 +85,12 @@ export async function createDeps(
         readTimeoutMs: config.importReadTimeoutMs,
       },
     }),
-    uploads: createAssetUploadService({
-      prisma, blobStore, queue, pubsub,
-      presign: config.presign,
-      abandonAfterSeconds: config.uploadAbandonAfterSeconds,
-    }),
+    uploads: createAssetUploadService({ prisma, blobs, pubsub, presign: config.presign }),
   };
 
   const jobHandlers: JobHandlers = {
     ...blobJobHandlers({ prisma, blobStore, log: (msg, fields) => logger.info(fields, msg) }),
-    ...assetJobHandlers({ uploads: services.uploads, log: (msg, fields) => logger.info(fields, msg) }),
+    ...assetJobHandlers({ blobs, log: (msg, fields) => logger.info(fields, msg) }),
   };
 
   return {

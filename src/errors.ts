@@ -54,6 +54,13 @@ export const errors = {
   pathIsDirectory: (path: string) => new AppError("PATH_IS_DIRECTORY", `"${path}" is a folder`, { path }),
   pathIsFile: (path: string) => new AppError("PATH_IS_FILE", `"${path}" is a file`, { path }),
   limitsReached: (message: string, details?: Record<string, unknown>) => new AppError("LIMITS_REACHED", message, details),
+  /** A file over the organization's max file size (declared, or found while it streamed). */
+  fileTooLarge: (limit: bigint | number) =>
+    new AppError("LIMITS_REACHED", `The file is larger than the ${limit} byte limit`, { reason: "MAX_FILE_SIZE", limit: Number(limit) }),
+  /** Bytes that do not fit in what is left of the organization's quota. */
+  quotaExceeded: () => new AppError("LIMITS_REACHED", "The organization's storage quota is used up", { reason: "QUOTA" }),
+  /** A two-stage upload whose bytes have not arrived, or arrived other than declared. */
+  uploadIncomplete: (message: string, details?: Record<string, unknown>) => new AppError("UPLOAD_INCOMPLETE", message, details),
   storageUnavailable: (cause: unknown) =>
     new AppError("STORAGE_UNAVAILABLE", "The blob store is not reachable", undefined, { cause }),
 };

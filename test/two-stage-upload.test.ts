@@ -190,7 +190,7 @@ describe("completion, limits and abandonment", () => {
     await t.deps.blobStore.put(key, Readable.from([bytes]), { contentType: "application/octet-stream" });
 
     const later = new Date(Date.now() + (t.deps.config.uploadAbandonAfterSeconds + 5) * 1000);
-    const result = await t.deps.services.uploads.sweepPendingUploads(later);
+    const result = await t.deps.services.blobs.sweepPendingUploads(later);
     expect(result.completed).toBeGreaterThanOrEqual(1);
     expect(result.abandoned).toBeGreaterThanOrEqual(1);
     const status = async (path: string) => ((await t.gql(AssetAtPathDocument, { spaceId: w.space.id, path }, w.adminToken)).data?.entry as { status?: string } | null)?.status ?? null;

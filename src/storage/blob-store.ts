@@ -4,6 +4,19 @@
 // runs the same suite against both.
 import type { Readable } from "node:stream";
 import { AppError } from "../errors.ts";
+import { randomToken } from "../ids.ts";
+
+/**
+ * The shape of every object key Cabinet makes: random, server-made, never
+ * derived from a name or path. Drivers refuse (or, when listing, skip) any
+ * other key, so a key can never walk a file tree or touch foreign objects.
+ */
+export const BLOB_KEY_PATTERN = /^[0-9a-z]{16,64}$/;
+
+export const isBlobKey = (key: string): boolean => BLOB_KEY_PATTERN.test(key);
+
+/** A fresh object key: 160 random bits, 32 characters of the ids.ts alphabet. */
+export const newBlobKey = (): string => randomToken(20);
 
 export type BlobHead = { size: number; contentType?: string };
 
@@ -64,7 +77,7 @@ export interface BlobStore {
   presignPut(key: string, options: PresignPutOptions): Promise<UploadRequest>;
   /**
    * Every stored object whose key starts with `prefix`, in key order, paged
-   * lazily. Only keys of Cabinet's shape ([0-9a-z]{16,64}) are reported, so
+   * lazily. Only keys of Cabinet's shape (BLOB_KEY_PATTERN) are reported, so
    * foreign objects in a shared bucket and half-written disk files never show
    * up. Meant for maintenance (orphan sweeps), not for request paths.
    */

@@ -1,6 +1,5 @@
 // Asset (a FILE entry) and its uploads. uploadAsset: GraphQL multipart upload (graphql-upload-minimal in front of
 // yoga, see app.ts), streamed to the blob store by asset.service.ts.
-import { presignLifetime } from "../../storage/blob-store.ts";
 import { builder } from "../../graphql/builder.ts";
 import { EntryRef } from "../entry/entry.graphql.ts";
 
@@ -42,10 +41,7 @@ export const AssetRef = builder.prismaNode("Entry", {
         disposition: t.arg({ type: DispositionEnum, required: false, defaultValue: "attachment" }),
       },
       select: { name: true, blob: { select: { key: true, contentType: true } } },
-      resolve: (e, args, ctx) => {
-        const expiresInSeconds = presignLifetime(args.expiresIn, ctx.deps.config.presign);
-        return ctx.deps.services.assets.downloadUrl(e, { expiresInSeconds, disposition: args.disposition ?? "attachment" });
-      },
+      resolve: async (e, args, ctx) => (await ctx.deps.services.assets.downloadUrl(e, args)).url,
     }),
   }),
 });

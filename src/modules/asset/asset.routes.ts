@@ -13,7 +13,6 @@ import type { Deps } from "../../deps.ts";
 import { errors } from "../../errors.ts";
 import type { Blob, Entry } from "../../generated/prisma/client.ts";
 import { parseDataUrl } from "../../ingest/data-url.ts";
-import { presignLifetime } from "../../storage/blob-store.ts";
 import type { EntryOrder } from "../entry/entry-listing.ts";
 import { joinPath, normalizePath } from "../entry/entry-path.ts";
 import { decodePathId } from "./path-id.ts";
@@ -156,11 +155,8 @@ async function download(deps: Deps, viewer: Viewer, spaceId: string, pathId: str
   const path = pathOf(pathId);
   const entry = await deps.services.entries.entryAt(viewer, spaceId, path, "assets:read");
   if (entry.kind === "FOLDER") throw errors.pathIsDirectory(path);
-  const expiresInSeconds = presignLifetime(query.expiresIn, deps.config.presign);
-  const url = await deps.services.assets.downloadUrl(entry, { expiresInSeconds, disposition: query.disposition ?? "attachment" });
-  if ((req.headers.accept ?? "").includes("application/json")) {
-    return reply.send({ url, expiresAt: new Date(Date.now() + expiresInSeconds * 1000).toISOString() });
-  }
+  const { url, expiresAt } = await deps.services.assets.downloadUrl(entry, query);
+  if ((req.headers.accept ?? "").includes("application/json")) return reply.send({ url, expiresAt: expiresAt.toISOString() });
   return reply.redirect(url, 302);
 }
 

@@ -21,6 +21,17 @@ export type ListingRow = { id: string; parentId: string; kind: Kind; value: stri
 export type ListingRequest = { parentId: string; order: EntryOrder; first: number; after: ListingCursor | null };
 
 export const MAX_PAGE_SIZE = 500;
+export const DEFAULT_PAGE_SIZE = 50;
+
+/**
+ * The size of a listing page: `first`, or the default, between 1 and
+ * MAX_PAGE_SIZE. One rule for GraphQL, REST and the dashboard.
+ */
+export function pageSize(first: number | null | undefined, fallback = DEFAULT_PAGE_SIZE): number {
+  const size = first ?? fallback;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) throw errors.badInput(`first must be between 1 and ${MAX_PAGE_SIZE}`);
+  return size;
+}
 
 const COLUMN: Record<EntryOrderField, { sql: string; cast: string }> = {
   NAME: { sql: `e."name"`, cast: "text" },

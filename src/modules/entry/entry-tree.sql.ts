@@ -2,6 +2,7 @@
 // here, so rename and move stay one-row updates whatever the subtree size.
 import DataLoader from "dataloader";
 import type { PrismaClient, Tx } from "../../db/prisma.ts";
+import type { DeletedBlob } from "../blob/blob.service.ts";
 
 export type ChainLink = { id: string; kind: "FOLDER" | "FILE"; depth: number };
 
@@ -62,8 +63,6 @@ export async function isSelfOrDescendant(tx: Tx, entryId: string, candidateId: s
     SELECT EXISTS (SELECT 1 FROM up WHERE id = ${entryId}) AS found`;
   return rows[0]?.found ?? false;
 }
-
-export type DeletedBlob = { id: string; key: string; size: bigint; status: "PENDING" | "READY" | "FAILED" };
 
 /**
  * Deletes an entry and its whole subtree; returns the blobs that went with it:

@@ -4,13 +4,10 @@
 import { queryFromInfo } from "@pothos/plugin-prisma";
 import DataLoader from "dataloader";
 import type { GraphQLResolveInfo } from "graphql";
-import { requireSpacePermission } from "../../access/space-access.ts";
 import { errors } from "../../errors.ts";
 import { builder } from "../../graphql/builder.ts";
 import type { Context } from "../../graphql/context.ts";
-import { decodeCursor, encodeCursor, MAX_PAGE_SIZE, type EntryOrder } from "./entry-listing.ts";
-import { normalizePath } from "./entry-path.ts";
-import { resolveChain } from "./entry-tree.sql.ts";
+import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, MAX_PAGE_SIZE, pageSize, type EntryOrder } from "./entry-listing.ts";
 
 export const EntryKindEnum = builder.enumType("EntryKind", { values: ["FOLDER", "FILE"] as const });
 
@@ -71,12 +68,11 @@ export const FolderRef = builder.prismaNode("Entry", {
   fields: (t) => ({
     children: t.connection({
       type: EntryRef,
-      description: `Folders first, then files, ordered by \`orderBy\` (default: name ascending). Keyset pagination forward with \`first\` (default 50, at most ${MAX_PAGE_SIZE}) and \`after\`.`,
+      description: `Folders first, then files, ordered by \`orderBy\` (default: name ascending). Keyset pagination forward with \`first\` (default ${DEFAULT_PAGE_SIZE}, 1 to ${MAX_PAGE_SIZE}) and \`after\`.`,
       args: { orderBy: t.arg({ type: EntryOrderInput, required: false }) },
       resolve: async (folder, args, ctx, info) => {
         if (args.last != null || args.before != null) throw errors.badInput("children pages forward only: use first and after");
-        const first = args.first ?? 50;
-        if (first < 0 || first > MAX_PAGE_SIZE) throw errors.badInput(`first must be between 0 and ${MAX_PAGE_SIZE}`);
+        const first = pageSize(args.first);
         const order: EntryOrder = { field: args.orderBy?.field ?? "NAME", direction: args.orderBy?.direction ?? "ASC" };
         const after = args.after ? decodeCursor(args.after) : null;
         const rows = await ctx.loaders.listing.load({ parentId: folder.id, order, first, after });
@@ -119,12 +115,8 @@ builder.queryFields((t) => ({
     description: "The entry at `path` in a space (one SQL round trip), or null when nothing is there.",
     args: { spaceId: t.arg.id(), path: t.arg.string() },
     resolve: async (query, _root, args, ctx) => {
-      const viewer = await ctx.viewer();
-      await requireSpacePermission(ctx.prisma, viewer, args.spaceId, "assets:read");
-      const segments = normalizePath(args.path);
-      const chain = await resolveChain(ctx.prisma, args.spaceId, segments);
-      if (chain.length !== segments.length + 1) return null;
-      return ctx.prisma.entry.findUnique({ ...query, where: { id: chain[chain.length - 1]!.id } });
+      const id = await ctx.deps.services.entries.findAt(await ctx.viewer(), args.spaceId, args.path, "assets:read");
+      return id ? ctx.prisma.entry.findUnique({ ...query, where: { id } }) : null;
     },
   }),
 }));

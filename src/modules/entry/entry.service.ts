@@ -1,17 +1,16 @@
 // The folder tree: every write to entries goes through here (or through
 // asset.service.ts, which uses the helpers below for the file's parents).
 import type { PrismaClient, Tx } from "../../db/prisma.ts";
-import { assertPermission, hasPermission, requireSpacePermission } from "../../access/space-access.ts";
+import { assertMayReplaceFile, requireEntry } from "../../access/entry-access.ts";
+import { requireSpacePermission } from "../../access/space-access.ts";
 import type { Permission } from "../../access/permissions.ts";
 import type { Viewer } from "../../access/viewer.ts";
 import { errors, fromPrismaError } from "../../errors.ts";
 import { newId } from "../../ids.ts";
 import type { CabinetPubSub, SpaceEvent } from "../../pubsub.ts";
-import { decodeCursor, encodeCursor, listChildren, MAX_PAGE_SIZE, type EntryOrder } from "./entry-listing.ts";
+import type { BlobService } from "../blob/blob.service.ts";
+import { decodeCursor, encodeCursor, listChildren, pageSize, type EntryOrder } from "./entry-listing.ts";
 import { joinPath, normalizeName, normalizePath } from "./entry-path.ts";
-import type { JobQueue } from "../../jobs/queue.ts";
-import { purgeAfterCommit } from "../blob/blob.purge.ts";
-import { billUsage, releaseQuota } from "../organization/usage.ts";
 import { deleteSubtree, isSelfOrDescendant, lockSpaceTree, resolveChain } from "./entry-tree.sql.ts";
 
 export type EntryService = ReturnType<typeof createEntryService>;
@@ -82,7 +81,7 @@ export async function claimFilePath(
   const [existing] = await tx.$queryRaw<ExistingFile[]>`
     SELECT id, kind::text AS kind, blob_id FROM entries WHERE parent_id = ${parentId} AND name = ${name} FOR UPDATE`;
   if (existing?.kind === "FOLDER") throw errors.pathIsDirectory(joinPath(segments));
-  if (existing && !hasPermission(viewer, space, "assets:update")) throw errors.forbidden("assets:update");
+  if (existing) assertMayReplaceFile(viewer, space);
   return { parentId, name, existing };
 }
 
@@ -90,15 +89,14 @@ export function spaceEvent(type: SpaceEvent["type"], spaceId: string, e: { id: s
   return { type, spaceId, entryId: e.id, parentId: e.parentId, name: e.name, kind: e.kind, at: new Date().toISOString() };
 }
 
-export function createEntryService(deps: { prisma: PrismaClient; pubsub: CabinetPubSub; queue: JobQueue }) {
-  const { prisma, pubsub, queue } = deps;
+export function createEntryService(deps: { prisma: PrismaClient; pubsub: CabinetPubSub; blobs: BlobService }) {
+  const { prisma, pubsub, blobs } = deps;
 
   /** Loads a non-root entry and checks `permission` on its space (NOT_FOUND when invisible). */
   async function editableEntry(db: PrismaClient | Tx, viewer: Viewer, id: string, permission: Permission) {
-    const entry = await db.entry.findUnique({ where: { id }, include: { space: { select: { id: true, organizationId: true } } } });
-    assertPermission(viewer, entry?.space ?? null, permission);
-    if (!entry!.parentId) throw errors.badInput("The root folder cannot be renamed, moved or deleted");
-    return entry!;
+    const entry = await requireEntry(db, viewer, id, permission);
+    if (!entry.parentId) throw errors.badInput("The root folder cannot be renamed, moved or deleted");
+    return entry;
   }
 
   const publish = (type: SpaceEvent["type"], e: { id: string; spaceId: string; parentId: string | null; name: string; kind: "FOLDER" | "FILE" }) =>
@@ -203,43 +201,50 @@ export function createEntryService(deps: { prisma: PrismaClient; pubsub: Cabinet
     const { entry, files } = await prisma.$transaction(async (tx) => {
       const entry = await editableEntry(tx, viewer, input.id, "assets:delete");
       await lockSpaceTree(tx, entry.spaceId, "exclusive");
-      const blobs = await deleteSubtree(tx, entry.id);
-      const sum = (status: string) => blobs.filter((b) => b.status === status).reduce((total, b) => total + b.size, 0n);
-      await billUsage(tx, entry.space.organizationId, entry.spaceId, -sum("READY"));
-      await releaseQuota(tx, entry.space.organizationId, sum("PENDING"));
-      await purgeAfterCommit(queue, tx, blobs.map((b) => b.key));
-      return { entry, files: blobs.filter((b) => b.status === "READY").length };
+      const deleted = await deleteSubtree(tx, entry.id);
+      await blobs.purgeDeleted(tx, { organizationId: entry.space.organizationId, spaceId: entry.spaceId }, deleted);
+      return { entry, files: deleted.filter((b) => b.status === "READY").length };
     });
     publish("DELETED", entry);
     return { entry, deletedFiles: files };
   }
 
-  /** The entry at `path` (one SQL round trip to resolve), after checking `permission` on the space. */
-  async function entryAt(viewer: Viewer, spaceId: string, path: string, permission: Permission) {
+  /**
+   * The id of the entry at `path` in a space (one SQL round trip to resolve),
+   * or null when nothing is there, after checking `permission` on the space.
+   * The one path lookup GraphQL and REST share.
+   */
+  async function findAt(viewer: Viewer, spaceId: string, path: string, permission: Permission): Promise<string | null> {
     await requireSpacePermission(prisma, viewer, spaceId, permission);
     const segments = normalizePath(path);
     const chain = await resolveChain(prisma, spaceId, segments);
-    if (chain.length !== segments.length + 1) throw errors.notFound(`"${joinPath(segments)}"`);
-    return prisma.entry.findUniqueOrThrow({ where: { id: chain[chain.length - 1]!.id }, include: { blob: true, createdBy: true } });
+    return chain.length === segments.length + 1 ? chain[chain.length - 1]!.id : null;
+  }
+
+  /** The entry at `path`, with its blob and creator; NOT_FOUND when nothing is there. */
+  async function entryAt(viewer: Viewer, spaceId: string, path: string, permission: Permission) {
+    const id = await findAt(viewer, spaceId, path, permission);
+    if (!id) throw errors.notFound(`"${joinPath(normalizePath(path))}"`);
+    return prisma.entry.findUniqueOrThrow({ where: { id }, include: { blob: true, createdBy: true } });
   }
 
   /** One page of a folder's children (the same keyset listing as GraphQL's Folder.children). */
-  async function listFolder(viewer: Viewer, input: { spaceId: string; path: string; first: number; after: string | null; order: EntryOrder }) {
+  async function listFolder(viewer: Viewer, input: { spaceId: string; path: string; first?: number | null; after: string | null; order: EntryOrder }) {
     const folder = await entryAt(viewer, input.spaceId, input.path, "assets:read");
     if (folder.kind !== "FOLDER") throw errors.pathIsFile(input.path);
-    if (input.first < 1 || input.first > MAX_PAGE_SIZE) throw errors.badInput(`first must be between 1 and ${MAX_PAGE_SIZE}`);
+    const first = pageSize(input.first);
     const after = input.after ? decodeCursor(input.after) : null;
-    const rows = (await listChildren(prisma, [folder.id], input.order, input.first, after)).get(folder.id) ?? [];
-    const page = rows.slice(0, input.first);
+    const rows = (await listChildren(prisma, [folder.id], input.order, first, after)).get(folder.id) ?? [];
+    const page = rows.slice(0, first);
     const entries = await prisma.entry.findMany({ where: { id: { in: page.map((r) => r.id) } }, include: { blob: true } });
     const byId = new Map(entries.map((e) => [e.id, e]));
     return {
       folder,
       path: joinPath(normalizePath(input.path)),
       items: page.flatMap((r) => byId.get(r.id) ?? []),
-      nextCursor: rows.length > input.first ? encodeCursor(page[page.length - 1]!) : null,
+      nextCursor: rows.length > first ? encodeCursor(page[page.length - 1]!) : null,
     };
   }
 
-  return { createFolder, renameEntry, moveEntry, deleteEntry, entryAt, listFolder };
+  return { createFolder, renameEntry, moveEntry, deleteEntry, findAt, entryAt, listFolder };
 }

@@ -5,8 +5,6 @@
 import type { Tx } from "../../db/prisma.ts";
 import { errors } from "../../errors.ts";
 
-const quotaUsedUp = () => errors.limitsReached("The organization's storage quota is used up", { reason: "QUOTA" });
-
 /**
  * Adds `delta` bytes (negative frees) to the organization and the space. A
  * positive delta that would cross the quota bills nothing and throws
@@ -17,7 +15,7 @@ export async function billUsage(tx: Tx, organizationId: string, spaceId: string,
   const billed = await tx.$executeRaw`
     UPDATE organizations SET used_bytes = used_bytes + ${delta}
      WHERE id = ${organizationId} AND used_bytes + reserved_bytes + ${delta} <= quota_bytes`;
-  if (billed === 0) throw quotaUsedUp();
+  if (billed === 0) throw errors.quotaExceeded();
   await tx.$executeRaw`UPDATE spaces SET used_bytes = used_bytes + ${delta} WHERE id = ${spaceId}`;
 }
 
@@ -26,7 +24,7 @@ export async function reserveQuota(tx: Tx, organizationId: string, bytes: bigint
   const reserved = await tx.$executeRaw`
     UPDATE organizations SET reserved_bytes = reserved_bytes + ${bytes}
      WHERE id = ${organizationId} AND used_bytes + reserved_bytes + ${bytes} <= quota_bytes`;
-  if (reserved === 0) throw quotaUsedUp();
+  if (reserved === 0) throw errors.quotaExceeded();
 }
 
 /** Gives back the reservation of an upload that will not complete. */

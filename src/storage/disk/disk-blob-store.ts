@@ -20,12 +20,11 @@ import {
   type PresignGetOptions,
   type PresignPutOptions,
   type UploadRequest,
+  isBlobKey,
 } from "../blob-store.ts";
 import { contentDisposition } from "../content-disposition.ts";
 import { Q, sign, type SignedFields } from "./signed-url.ts";
 
-// Keys are server-made (ids.ts alphabet); anything else is refused so a key can never walk the tree.
-const KEY_PATTERN = /^[0-9a-z]{16,64}$/;
 // The fan-out directories: the first two characters of the key.
 const SHARD_PATTERN = /^[0-9a-z]{2}$/;
 
@@ -53,7 +52,7 @@ export class DiskBlobStore implements BlobStore {
   }
 
   static isValidKey(key: string): boolean {
-    return KEY_PATTERN.test(key);
+    return isBlobKey(key);
   }
 
   pathFor(key: string): string {
@@ -158,7 +157,7 @@ export class DiskBlobStore implements BlobStore {
       if (!SHARD_PATTERN.test(shard)) continue;
       if (prefix.length >= 2 ? shard !== prefix.slice(0, 2) : !shard.startsWith(prefix)) continue;
       for (const name of await this.readdirOrEmpty(path.join(this.root, shard))) {
-        if (!name.startsWith(prefix) || !KEY_PATTERN.test(name) || !name.startsWith(shard)) continue;
+        if (!name.startsWith(prefix) || !isBlobKey(name) || !name.startsWith(shard)) continue;
         let s;
         try {
           s = await stat(path.join(this.root, shard, name));

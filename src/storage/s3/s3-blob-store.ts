@@ -34,6 +34,7 @@ import {
   type PresignGetOptions,
   type PresignPutOptions,
   type UploadRequest,
+  isBlobKey,
 } from "../blob-store.ts";
 import { contentDisposition } from "../content-disposition.ts";
 import { S3Presigner, type AwsCredentials } from "./s3-presigner.ts";
@@ -70,10 +71,6 @@ export const DEFAULT_S3_TIMEOUTS: Readonly<S3Timeouts> = Object.freeze({
   readyDeadlineMs: 5_000,
   maxAttempts: 3,
 });
-
-// Cabinet's keys (ids.ts alphabet, as the disk driver enforces). list() reports
-// nothing else, so foreign objects in a shared bucket can never be swept.
-const KEY_PATTERN = /^[0-9a-z]{16,64}$/;
 
 const NETWORK_CODES = new Set([
   "ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EPIPE",
@@ -316,7 +313,7 @@ export class S3BlobStore implements BlobStore {
         this.fail(e);
       }
       for (const object of page.Contents ?? []) {
-        if (!object.Key || !KEY_PATTERN.test(object.Key)) continue;
+        if (!object.Key || !isBlobKey(object.Key)) continue;
         yield { key: object.Key, size: Number(object.Size ?? 0), lastModified: object.LastModified ?? new Date(0) };
       }
       continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;

@@ -1,0 +1,328 @@
+// The blob lifecycle: the one place where bytes become a billed, READY blob
+// and where they go again. Owners (FILE entries today; attachments next) never
+// touch usage counters, blob rows or purge jobs themselves: they call this
+// service and only move their own pointer.
+//
+//   store / reserve  bytes arrive: streamed under a fresh key (direct uploads),
+//                    or a PENDING blob with a quota reservation (two-stage)
+//   verify           a two-stage upload's object is checked: size, sha256, type
+//   commit           in the caller's transaction: the owner points at the blob,
+//                    the bytes are billed (a reservation settled), the blob it
+//                    replaced is deleted and purged after commit
+//   drop / purge     a pending upload that will not complete, or blobs whose
+//                    owners were deleted: usage or reservation given back,
+//                    objects purged after commit
+//
+// Two-stage uploads are keyed by blob: completion (by the client, by the disk
+// store's PUT route, or by the sweep) finds the blob by id or key and hands it
+// to the owner registered for its `ownerKind`.
+import { createHash } from "node:crypto";
+import type { Readable } from "node:stream";
+import type { PrismaClient, Tx } from "../../db/prisma.ts";
+import { AppError, errors } from "../../errors.ts";
+import type { Blob, BlobOwnerKind } from "../../generated/prisma/client.ts";
+import { newId } from "../../ids.ts";
+import { decideContentType, SNIFF_BYTES, sniffContentType } from "../../ingest/content-type.ts";
+import { ingest } from "../../ingest/ingest.ts";
+import type { JobQueue } from "../../jobs/queue.ts";
+import { newBlobKey, type BlobStore, type UploadRequest } from "../../storage/blob-store.ts";
+import { billUsage, releaseQuota, reserveQuota, settleReservation } from "../organization/usage.ts";
+import { purgeAfterCommit } from "./blob.purge.ts";
+
+export type BlobService = ReturnType<typeof createBlobService>;
+
+/** Where a blob is billed: its organization (quota) and space (display). */
+export type BlobScope = { organizationId: string; spaceId: string };
+
+/** Bytes streamed into the store that have no row yet (a direct upload before its commit). */
+export type StoredObject = { key: string; contentType: string; size: bigint; sha256: string };
+
+/** The blob an owner stopped pointing at; the lifecycle deletes and purges it. */
+export type ReplacedBlob = { id: string; key: string; size: bigint };
+
+/** A blob deleted together with its owner (entry-tree.sql.ts deleteSubtree). */
+export type DeletedBlob = { id: string; key: string; size: bigint; status: "PENDING" | "READY" | "FAILED" };
+
+/**
+ * What an owner kind does when the lifecycle settles one of its two-stage
+ * uploads. Registered per BlobOwnerKind in deps.ts.
+ */
+export type BlobOwner = {
+  /** Takes the owner's locks before the blob row is locked (lock order: owner first, as its deletes do). */
+  lock(tx: Tx, blob: Blob): Promise<void>;
+  /**
+   * Points the owner at `blob` (as it was while PENDING, with the owner's
+   * link; the row is READY by now) and returns the blob it replaced (or null)
+   * and how to announce the change once committed. Null when the owner is
+   * gone: the lifecycle then drops the upload.
+   */
+  attach(tx: Tx, blob: Blob): Promise<{ replaced: ReplacedBlob | null; announce: () => void } | null>;
+  /** The pending `blob` will never complete: removes what the owner made for it. */
+  detach(tx: Tx, blob: Blob): Promise<void>;
+};
+
+/** Outcome of trying to complete one pending upload. */
+export type Completion = { state: "completed" } | { state: "missing" } | { state: "gone" };
+
+const SWEEP_BATCH = 200;
+
+async function sha256Of(stream: Readable): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of stream) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+async function readHead(stream: Readable, bytes: number): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of stream) {
+    chunks.push(chunk as Buffer);
+    length += (chunk as Buffer).length;
+    if (length >= bytes) break;
+  }
+  stream.destroy();
+  return Buffer.concat(chunks).subarray(0, bytes);
+}
+
+export function createBlobService(deps: {
+  prisma: PrismaClient;
+  blobStore: BlobStore;
+  queue: JobQueue;
+  owners: Record<BlobOwnerKind, BlobOwner>;
+  /** How long after its URL expired a pending upload is kept before it is abandoned. */
+  abandonAfterSeconds: number;
+}) {
+  const { prisma, blobStore, queue, owners } = deps;
+
+  // ---------------------------------------------------------------------------
+  // Direct uploads: stream, then commit
+
+  /**
+   * Streams `body` into the store under a fresh key, counted, hashed and typed
+   * (ingest/ingest.ts), cut off at the file-size limit or at what is left of
+   * the quota (plus `replacedSize`, the bytes an overwrite frees). That limit
+   * is an early guess; commit()'s conditional UPDATE is the authority.
+   * Nothing remains in the store when it throws.
+   */
+  async function store(organizationId: string, body: Readable, options: { declaredType?: string | null; replacedSize?: bigint }): Promise<StoredObject> {
+    const org = await prisma.organization.findUniqueOrThrow({ where: { id: organizationId } });
+    const quotaLeft = org.quotaBytes - org.usedBytes - org.reservedBytes + (options.replacedSize ?? 0n);
+    const maxFile = org.maxFileSizeBytes;
+    const key = newBlobKey();
+    const ingested = await ingest(blobStore, key, body, {
+      declaredType: options.declaredType,
+      limitBytes: Number(maxFile < quotaLeft ? maxFile : quotaLeft < 0n ? 0n : quotaLeft),
+      onLimit: (limit) => (BigInt(limit) === maxFile ? errors.fileTooLarge(limit) : errors.quotaExceeded()),
+    });
+    return { key, ...ingested };
+  }
+
+  /** Deletes a stored object whose commit failed (it never had a row). */
+  async function discard(object: StoredObject): Promise<void> {
+    await blobStore.delete(object.key).catch(() => {});
+  }
+
+  /** The owner's pointer moved: bill the difference and delete (and purge) what it replaced. */
+  async function settle(tx: Tx, scope: BlobScope, size: bigint, replaced: ReplacedBlob | null, reserved: bigint | null) {
+    const delta = size - (replaced?.size ?? 0n);
+    if (reserved === null) await billUsage(tx, scope.organizationId, scope.spaceId, delta);
+    else await settleReservation(tx, scope.organizationId, scope.spaceId, reserved, delta);
+    if (replaced) {
+      await tx.blob.delete({ where: { id: replaced.id } });
+      await purgeAfterCommit(queue, tx, [replaced.key]);
+    }
+  }
+
+  /**
+   * Commits a stored object as a READY blob of `scope`, in the caller's
+   * transaction: `attach` moves the owner's pointer to it and returns what it
+   * replaced. Throws LIMITS_REACHED (and bills nothing) when the bytes no
+   * longer fit in the quota; the caller then discard()s the object.
+   */
+  async function commitStored(
+    tx: Tx,
+    scope: BlobScope & { ownerKind: BlobOwnerKind },
+    object: StoredObject,
+    attach: (blobId: string) => Promise<ReplacedBlob | null>,
+  ): Promise<Blob> {
+    const blob = await tx.blob.create({
+      data: {
+        id: newId("Blob"), organizationId: scope.organizationId, spaceId: scope.spaceId, ownerKind: scope.ownerKind,
+        key: object.key, status: "READY", size: object.size, contentType: object.contentType, sha256: object.sha256,
+      },
+    });
+    await settle(tx, scope, blob.size, await attach(blob.id), null);
+    return blob;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Two-stage uploads: reserve, presign, verify, complete
+
+  /** A PENDING blob of `size` declared bytes, reserved against the quota (LIMITS_REACHED when it does not fit). */
+  async function reserve(
+    tx: Tx,
+    scope: BlobScope & { ownerKind: BlobOwnerKind },
+    upload: { size: bigint; contentType: string; sha256: string | null; metadata: object; expiresInSeconds: number },
+  ): Promise<Blob> {
+    await reserveQuota(tx, scope.organizationId, upload.size);
+    return tx.blob.create({
+      data: {
+        id: newId("Blob"), organizationId: scope.organizationId, spaceId: scope.spaceId, ownerKind: scope.ownerKind,
+        key: newBlobKey(), status: "PENDING", size: upload.size, contentType: upload.contentType, sha256: upload.sha256,
+        metadata: upload.metadata as never, uploadExpiresAt: new Date(Date.now() + upload.expiresInSeconds * 1000),
+      },
+    });
+  }
+
+  /** The presigned PUT for a pending blob, bound to its type, length and (when declared) sha256. */
+  function presignUpload(blob: Pick<Blob, "key" | "contentType" | "size" | "sha256">, expiresInSeconds: number): Promise<UploadRequest> {
+    return blobStore.presignPut(blob.key, {
+      expiresInSeconds,
+      contentType: blob.contentType,
+      size: Number(blob.size),
+      ...(blob.sha256 ? { sha256: blob.sha256 } : {}),
+    });
+  }
+
+  /** A fresh upload URL for a pending blob whose URL expired (or is about to). */
+  async function renewUpload(blob: Blob, expiresInSeconds: number): Promise<UploadRequest> {
+    await prisma.blob.update({ where: { id: blob.id }, data: { uploadExpiresAt: new Date(Date.now() + expiresInSeconds * 1000) } });
+    return presignUpload(blob, expiresInSeconds);
+  }
+
+  /** Removes a pending upload that will not complete: what its owner made for it, the row, the reservation, the object. */
+  async function drop(tx: Tx, blob: Blob): Promise<void> {
+    await owners[blob.ownerKind].detach(tx, blob);
+    await tx.blob.delete({ where: { id: blob.id } });
+    await releaseQuota(tx, blob.organizationId, blob.size);
+    await purgeAfterCommit(queue, tx, [blob.key]);
+  }
+
+  /** drop(), unless the upload completed (or went) in the meantime. */
+  async function dropIfStillPending(blobId: string): Promise<void> {
+    await prisma.$transaction(async (tx) => {
+      const [still] = await tx.$queryRaw<{ status: string }[]>`SELECT status::text AS status FROM blobs WHERE id = ${blobId} FOR UPDATE`;
+      if (still?.status === "PENDING") await drop(tx, await tx.blob.findUniqueOrThrow({ where: { id: blobId } }));
+    });
+  }
+
+  /**
+   * Checks the object that arrived for a pending blob: its size, its sha256
+   * when one was declared, and that its first bytes do not contradict the
+   * declared type. Returns the content type to store; throws an AppError on a
+   * mismatch; null when nothing has arrived yet.
+   */
+  async function verify(blob: Blob): Promise<{ contentType: string } | null> {
+    const head = await blobStore.head(blob.key);
+    if (!head) return null;
+    if (BigInt(head.size) !== blob.size) {
+      throw errors.uploadIncomplete(`The upload has ${head.size} bytes, ${blob.size} were declared`, { declared: Number(blob.size), received: head.size });
+    }
+    if (blob.sha256 && (await sha256Of(await blobStore.getStream(blob.key))) !== blob.sha256) {
+      throw errors.uploadIncomplete("The upload's sha256 differs from the declared one", { declared: blob.sha256 });
+    }
+    if (head.size === 0) return { contentType: blob.contentType };
+    const first = await readHead(await blobStore.getStream(blob.key, { start: 0, end: Math.min(head.size, SNIFF_BYTES) - 1 }), SNIFF_BYTES);
+    return { contentType: decideContentType(blob.contentType, await sniffContentType(first)).contentType };
+  }
+
+  /**
+   * Verifies a pending upload's object and, when it is right, commits it to
+   * its owner. Idempotent and safe to race (the row lock decides). Throws
+   * (after dropping the upload) when the object contradicts the declaration.
+   */
+  async function completeUpload(blobId: string): Promise<Completion> {
+    const blob = await prisma.blob.findUnique({ where: { id: blobId } });
+    if (!blob || blob.status !== "PENDING") return { state: "gone" };
+    let verified: { contentType: string } | null;
+    try {
+      verified = await verify(blob);
+    } catch (e) {
+      if (!(e instanceof AppError)) throw e;
+      await dropIfStillPending(blob.id);
+      throw e;
+    }
+    if (!verified) return { state: "missing" };
+
+    const owner = owners[blob.ownerKind];
+    const outcome = await prisma.$transaction(async (tx) => {
+      await owner.lock(tx, blob);
+      const [locked] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM blobs WHERE id = ${blob.id} AND status = 'PENDING' FOR UPDATE`;
+      if (!locked) return null;
+      // Read again under the lock: the owner's link is what it is now, not when we started.
+      const pending = await tx.blob.findUniqueOrThrow({ where: { id: blob.id } });
+      await tx.blob.update({
+        where: { id: blob.id },
+        data: { status: "READY", contentType: verified.contentType, uploadEntryId: null, uploadExpiresAt: null },
+      });
+      const attached = await owner.attach(tx, pending);
+      if (!attached) {
+        await drop(tx, pending);
+        return null;
+      }
+      await settle(tx, blob, blob.size, attached.replaced, blob.size);
+      return attached;
+    });
+    if (!outcome) return { state: "gone" };
+    outcome.announce();
+    return { state: "completed" };
+  }
+
+  /** For the disk store's PUT route: does `key` belong to an upload still waiting for bytes? */
+  async function isAwaitingBytes(key: string): Promise<boolean> {
+    const blob = await prisma.blob.findUnique({ where: { key }, select: { status: true } });
+    return blob?.status === "PENDING";
+  }
+
+  /** For the disk store's PUT route: the bytes under `key` have arrived. */
+  async function completeByKey(key: string): Promise<void> {
+    const blob = await prisma.blob.findUnique({ where: { key }, select: { id: true } });
+    if (blob) await completeUpload(blob.id);
+  }
+
+  /**
+   * Completes pending uploads whose bytes arrived but whose client never said
+   * so, and abandons those whose URL expired more than the grace period ago.
+   */
+  async function sweepPendingUploads(now = new Date()): Promise<{ completed: number; abandoned: number; failed: number }> {
+    const result = { completed: 0, abandoned: 0, failed: 0 };
+    const pending = await prisma.blob.findMany({ where: { status: "PENDING" }, orderBy: { uploadExpiresAt: "asc" }, take: SWEEP_BATCH });
+    const abandonBefore = now.getTime() - deps.abandonAfterSeconds * 1000;
+    for (const blob of pending) {
+      try {
+        const outcome = await completeUpload(blob.id);
+        if (outcome.state === "completed") result.completed++;
+        if (outcome.state === "missing" && (blob.uploadExpiresAt?.getTime() ?? 0) < abandonBefore) {
+          await dropIfStillPending(blob.id);
+          result.abandoned++;
+        }
+      } catch (e) {
+        if (!(e instanceof AppError)) throw e;
+        result.failed++; // completeUpload already dropped it
+      }
+    }
+    return result;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Owners deleted
+
+  /**
+   * Blobs whose rows went with their owners (a deleted subtree): gives their
+   * bytes back, in the caller's transaction. Billed bytes (READY, and FAILED
+   * ones, which were billed before their object vanished) leave the usage;
+   * pending uploads release their reservation. The objects are purged after commit.
+   */
+  async function purgeDeleted(tx: Tx, scope: BlobScope, blobs: readonly DeletedBlob[]): Promise<void> {
+    const sum = (billed: boolean) => blobs.filter((b) => (b.status !== "PENDING") === billed).reduce((total, b) => total + b.size, 0n);
+    await billUsage(tx, scope.organizationId, scope.spaceId, -sum(true));
+    await releaseQuota(tx, scope.organizationId, sum(false));
+    await purgeAfterCommit(queue, tx, blobs.map((b) => b.key));
+  }
+
+  return {
+    store, discard, commitStored,
+    reserve, presignUpload, renewUpload, drop, completeUpload, isAwaitingBytes, completeByKey, sweepPendingUploads,
+    purgeDeleted,
+  };
+}
