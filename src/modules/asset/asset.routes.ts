@@ -6,22 +6,38 @@
 // plus POST …/{pathId}/complete for two-stage uploads on S3. pathId is the
 // base64 of the path (path-id.ts). Every rule lives in the services GraphQL
 // uses; this file only parses, calls one service function and shapes JSON.
-import multipart from "@fastify/multipart";
+// Authentication, body parsers and error rendering are the shared REST scope's
+// (http/rest.ts); these routes are added to it.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { authenticate, bearerToken, requireViewer, type Viewer } from "../../access/viewer.ts";
-import type { Deps } from "../../deps.ts";
+import type { Viewer } from "../../access/viewer.ts";
+import type { PrismaClient } from "../../db/prisma.ts";
 import { errors } from "../../errors.ts";
 import type { Blob, Entry } from "../../generated/prisma/client.ts";
+import { ERROR_RESPONSES, viewerOf } from "../../http/rest.ts";
 import { parseDataUrl } from "../../ingest/data-url.ts";
-import type { EntryOrder } from "../entry/entry-listing.ts";
+import type { EntryService } from "../entry/entry.service.ts";
+import { MAX_PAGE_SIZE, type EntryOrder } from "../entry/entry-listing.ts";
 import { joinPath, normalizePath } from "../entry/entry-path.ts";
+import type { AssetUploadService } from "./asset-upload.service.ts";
+import type { AssetService } from "./asset.service.ts";
 import { decodePathId } from "./path-id.ts";
+
+/** What the storage routes use: the services GraphQL uses too. */
+export type AssetRouteDeps = {
+  assets: AssetService;
+  uploads: AssetUploadService;
+  entries: EntryService;
+  /** Reads the stored entry back with its blob, to shape the JSON answer. */
+  prisma: PrismaClient;
+};
 
 /** The path a pathId names, normalized as it is stored (INVALID_PATH when it cannot be). */
 const pathOf = (pathId: string) => joinPath(normalizePath(decodePathId(pathId)));
 
 /** Largest file a data: URL may carry (it arrives inside a JSON body, so it is held in memory). */
 export const DATA_URL_MAX_BYTES = 10 * 1024 * 1024;
+/** REST listings have always answered 100 entries a page by default (GraphQL: 50); the bounds are the service's. */
+const REST_PAGE_SIZE = 100;
 const JSON_UPLOAD_BODY_LIMIT = Math.ceil((DATA_URL_MAX_BYTES * 4) / 3) + 64 * 1024;
 
 type SpaceParams = { spaceId: string };
@@ -65,10 +81,6 @@ const FILE_SCHEMA = {
   },
   required: ["id", "kind", "name", "path"],
 } as const;
-const ERROR_SCHEMA = {
-  type: "object",
-  properties: { error: { type: "object", properties: { code: { type: "string" }, message: { type: "string" }, details: { type: "object", additionalProperties: true } } } },
-} as const;
 const UPLOAD_REQUEST_SCHEMA = {
   type: "object",
   properties: {
@@ -87,7 +99,6 @@ const UPLOAD_REQUEST_SCHEMA = {
   },
   required: ["id", "path", "uploadRequest"],
 } as const;
-const errorResponses = Object.fromEntries([400, 401, 403, 404, 409, 413, 415, 502, 503].map((s) => [s, ERROR_SCHEMA]));
 const SPACE_PARAMS = { type: "object", properties: { spaceId: { type: "string" } }, required: ["spaceId"] } as const;
 const PATH_PARAMS = {
   type: "object",
@@ -96,7 +107,20 @@ const PATH_PARAMS = {
 } as const;
 
 // ---------------------------------------------------------------------------
-// Upload: the five inputs
+// Handlers: each takes one request object
+
+/** One call of a storage route: who asks, which space and pathId, and the HTTP exchange. */
+type StorageRequest = {
+  viewer: Viewer;
+  spaceId: string;
+  /** The :pathId param, or the part of the URL a wildcard twin recovered it from. */
+  pathId: string;
+  /** Headers, the parsed JSON body, multipart parts and the raw body stream. */
+  req: FastifyRequest;
+  reply: FastifyReply;
+};
+
+type DownloadQuery = { expiresIn?: number; disposition?: "inline" | "attachment" };
 
 type TwoStageSpec = { type: string; size: number; sha256?: string; meta?: unknown };
 
@@ -105,83 +129,78 @@ function isTwoStageSpec(v: unknown): v is TwoStageSpec {
   return typeof o === "object" && o !== null && typeof o.type === "string" && typeof o.size === "number";
 }
 
-async function upload(deps: Deps, viewer: Viewer, spaceId: string, pathId: string, req: FastifyRequest, reply: FastifyReply) {
-  const path = pathOf(pathId);
-  const { assets, uploads } = deps.services;
-  const target = { spaceId, path, createParents: true };
-  const contentType = req.headers["content-type"] ?? "";
+function storageHandlers(deps: AssetRouteDeps) {
+  const { assets, uploads, entries } = deps;
+  const withBlob = (id: string) => deps.prisma.entry.findUniqueOrThrow({ where: { id }, include: { blob: true } });
 
-  if (contentType.startsWith("multipart/form-data")) {
-    // Form fields before the file are skipped; the file must be the field named `file`.
-    const part = await req.file();
-    if (!part || part.fieldname !== "file") throw errors.badInput('A multipart upload needs its file in the field "file"');
-    const entry = await assets.uploadAsset(viewer, { ...target, body: part.file, declaredType: part.mimetype });
-    return reply.send(fileJson(await withBlob(deps, entry.id), path));
+  /** The five inputs: multipart field `file`, JSON data: URL, JSON URL import, JSON two-stage spec, raw body. */
+  async function upload({ viewer, spaceId, pathId, req, reply }: StorageRequest) {
+    const path = pathOf(pathId);
+    const target = { spaceId, path, createParents: true };
+    const contentType = req.headers["content-type"] ?? "";
+
+    if (contentType.startsWith("multipart/form-data")) {
+      // Form fields before the file are skipped; the file must be the field named `file`.
+      const part = await req.file();
+      if (!part || part.fieldname !== "file") throw errors.badInput('A multipart upload needs its file in the field "file"');
+      const entry = await assets.uploadAsset(viewer, { ...target, body: part.file, declaredType: part.mimetype });
+      return reply.send(fileJson(await withBlob(entry.id), path));
+    }
+
+    if (contentType.startsWith("application/json")) {
+      const file = (req.body as { file?: unknown } | null)?.file;
+      if (typeof file === "string" && /^data:/i.test(file)) {
+        const data = parseDataUrl(file, DATA_URL_MAX_BYTES);
+        const entry = await assets.uploadAsset(viewer, { ...target, body: data.body, declaredType: data.mediaType });
+        return reply.send(fileJson(await withBlob(entry.id), path));
+      }
+      if (typeof file === "string") {
+        const entry = await assets.importAssetFromUrl(viewer, { ...target, url: file });
+        return reply.send(fileJson(await withBlob(entry.id), path));
+      }
+      if (isTwoStageSpec(file)) {
+        const { entry, uploadRequest } = await uploads.createAssetUpload(viewer, {
+          ...target, mimeType: file.type, size: file.size, sha256: file.sha256, meta: file.meta,
+        });
+        return reply.send({ id: pathId, assetId: entry.id, path, uploadRequest });
+      }
+      throw errors.badInput('The JSON body must be { "file": "https://…" | "data:…" | { "type", "size", "meta"? } }');
+    }
+
+    // Anything else is the file itself, typed by its Content-Type.
+    const entry = await assets.uploadAsset(viewer, { ...target, body: req.raw, declaredType: contentType || null });
+    return reply.send(fileJson(await withBlob(entry.id), path));
   }
 
-  if (contentType.startsWith("application/json")) {
-    const file = (req.body as { file?: unknown } | null)?.file;
-    if (typeof file === "string" && /^data:/i.test(file)) {
-      const data = parseDataUrl(file, DATA_URL_MAX_BYTES);
-      const entry = await assets.uploadAsset(viewer, { ...target, body: data.body, declaredType: data.mediaType });
-      return reply.send(fileJson(await withBlob(deps, entry.id), path));
-    }
-    if (typeof file === "string") {
-      const entry = await assets.importAssetFromUrl(viewer, { ...target, url: file });
-      return reply.send(fileJson(await withBlob(deps, entry.id), path));
-    }
-    if (isTwoStageSpec(file)) {
-      const { entry, uploadRequest } = await uploads.createAssetUpload(viewer, {
-        ...target, mimeType: file.type, size: file.size, sha256: file.sha256, meta: file.meta,
-      });
-      return reply.send({ id: pathId, assetId: entry.id, path, uploadRequest });
-    }
-    throw errors.badInput('The JSON body must be { "file": "https://…" | "data:…" | { "type", "size", "meta"? } }');
+  async function download({ viewer, spaceId, pathId, req, reply }: StorageRequest) {
+    const path = pathOf(pathId);
+    const query = req.query as DownloadQuery;
+    const entry = await entries.entryAt(viewer, spaceId, path, "assets:read");
+    if (entry.kind === "FOLDER") throw errors.pathIsDirectory(path);
+    const { url, expiresAt } = await assets.downloadUrl(entry, query);
+    if ((req.headers.accept ?? "").includes("application/json")) return reply.send({ url, expiresAt: expiresAt.toISOString() });
+    return reply.redirect(url, 302);
   }
 
-  // Anything else is the file itself, typed by its Content-Type.
-  const entry = await assets.uploadAsset(viewer, { ...target, body: req.raw, declaredType: contentType || null });
-  return reply.send(fileJson(await withBlob(deps, entry.id), path));
-}
+  async function complete({ viewer, spaceId, pathId, reply }: StorageRequest) {
+    const path = pathOf(pathId);
+    const entry = await entries.entryAt(viewer, spaceId, path, "assets:create");
+    await uploads.completeAssetUpload(viewer, entry.id);
+    return reply.send(fileJson(await withBlob(entry.id), path));
+  }
 
-const withBlob = (deps: Deps, id: string) => deps.prisma.entry.findUniqueOrThrow({ where: { id }, include: { blob: true } });
+  async function remove({ viewer, spaceId, pathId, reply }: StorageRequest) {
+    const path = pathOf(pathId);
+    const entry = await entries.entryAt(viewer, spaceId, path, "assets:delete");
+    const { deletedFiles } = await entries.deleteEntry(viewer, { id: entry.id });
+    return reply.send({ id: entry.id, path, deletedFiles });
+  }
 
-// ---------------------------------------------------------------------------
-// Download, complete, delete
-
-type DownloadQuery = { expiresIn?: number; disposition?: "inline" | "attachment" };
-
-async function download(deps: Deps, viewer: Viewer, spaceId: string, pathId: string, query: DownloadQuery, req: FastifyRequest, reply: FastifyReply) {
-  const path = pathOf(pathId);
-  const entry = await deps.services.entries.entryAt(viewer, spaceId, path, "assets:read");
-  if (entry.kind === "FOLDER") throw errors.pathIsDirectory(path);
-  const { url, expiresAt } = await deps.services.assets.downloadUrl(entry, query);
-  if ((req.headers.accept ?? "").includes("application/json")) return reply.send({ url, expiresAt: expiresAt.toISOString() });
-  return reply.redirect(url, 302);
-}
-
-async function complete(deps: Deps, viewer: Viewer, spaceId: string, pathId: string, reply: FastifyReply) {
-  const path = pathOf(pathId);
-  const entry = await deps.services.entries.entryAt(viewer, spaceId, path, "assets:create");
-  await deps.services.uploads.completeAssetUpload(viewer, entry.id);
-  return reply.send(fileJson(await withBlob(deps, entry.id), path));
-}
-
-async function remove(deps: Deps, viewer: Viewer, spaceId: string, pathId: string, reply: FastifyReply) {
-  const path = pathOf(pathId);
-  const entry = await deps.services.entries.entryAt(viewer, spaceId, path, "assets:delete");
-  const { deletedFiles } = await deps.services.entries.deleteEntry(viewer, { id: entry.id });
-  return reply.send({ id: entry.id, path, deletedFiles });
+  return { upload, download, complete, remove };
 }
 
 // ---------------------------------------------------------------------------
 // Registration
-
-declare module "fastify" {
-  interface FastifyRequest {
-    viewer: Viewer | null;
-  }
-}
 
 /** A pathId may hold "/" (standard base64); the wildcard twins of the routes recover it from the rest of the URL. */
 function splitWildcard(rest: string, suffix: "" | "/upload" | "/complete"): string | null {
@@ -189,126 +208,118 @@ function splitWildcard(rest: string, suffix: "" | "/upload" | "/complete"): stri
   return rest.endsWith(suffix) && rest.length > suffix.length ? rest.slice(0, -suffix.length) : null;
 }
 
-export async function registerAssetRoutes(app: FastifyInstance, deps: Deps): Promise<void> {
-  await app.register(
-    async (api) => {
-      // Uploads stream: multipart parts and raw bodies go to the blob store as they
-      // arrive. Only JSON is parsed; Fastify's other built-in parsers (text/plain…)
-      // would swallow a raw upload's body.
-      api.removeAllContentTypeParsers();
-      api.addContentTypeParser("application/json", { parseAs: "string" }, api.getDefaultJsonParser("error", "error"));
-      api.addContentTypeParser("*", (_req, _payload, done) => done(null));
-      await api.register(multipart, { limits: { files: 1, fields: 20, fileSize: Number.MAX_SAFE_INTEGER } });
-      api.decorateRequest("viewer", null);
-      api.addHook("preHandler", async (req) => {
-        req.viewer = requireViewer(await authenticate(deps.prisma, bearerToken(req.headers.authorization)));
-      });
-      const viewer = (req: FastifyRequest) => req.viewer!;
-      const tags = ["storage"];
-      const notFound = () => errors.notFound("Route");
+/** Adds the storage routes to the shared REST scope (http/rest.ts), which authenticates every request. */
+export async function registerAssetRoutes(api: FastifyInstance, deps: AssetRouteDeps): Promise<void> {
+  const handle = storageHandlers(deps);
+  const call = (req: FastifyRequest<{ Params: SpaceParams }>, reply: FastifyReply, pathId: string): StorageRequest => ({
+    viewer: viewerOf(req),
+    spaceId: req.params.spaceId,
+    pathId,
+    req,
+    reply,
+  });
+  const tags = ["storage"];
+  const notFound = () => errors.notFound("Route");
 
-      api.post<{ Params: PathParams }>(
-        "/space/:spaceId/storage/:pathId/upload",
-        {
-          bodyLimit: JSON_UPLOAD_BODY_LIMIT,
-          schema: {
-            tags,
-            summary: "Upload a file: raw body, multipart field `file`, or JSON { file: URL | data: URL | { type, size, meta } }",
-            params: PATH_PARAMS,
-            // The two-stage answer first: the serializer takes the first shape that fits.
-            response: { 200: { anyOf: [UPLOAD_REQUEST_SCHEMA, FILE_SCHEMA] }, ...errorResponses },
-          },
-        },
-        (req, reply) => upload(deps, viewer(req), req.params.spaceId, req.params.pathId, req, reply),
-      );
-      api.post<{ Params: PathParams }>(
-        "/space/:spaceId/storage/:pathId/complete",
-        { schema: { tags, summary: "Complete a two-stage upload once its bytes were PUT", params: PATH_PARAMS, response: { 200: FILE_SCHEMA, ...errorResponses } } },
-        (req, reply) => complete(deps, viewer(req), req.params.spaceId, req.params.pathId, reply),
-      );
-      api.get<{ Params: PathParams; Querystring: DownloadQuery }>(
-        "/space/:spaceId/storage/:pathId",
-        {
-          schema: {
-            tags,
-            summary: "Download: 302 to a time-limited URL, or { url, expiresAt } with Accept: application/json",
-            params: PATH_PARAMS,
-            querystring: {
-              type: "object",
-              properties: { expiresIn: { type: "integer", minimum: 1 }, disposition: { type: "string", enum: ["inline", "attachment"] } },
-            },
-            response: {
-              200: { type: "object", properties: { url: { type: "string" }, expiresAt: { type: "string", format: "date-time" } } },
-              302: { type: "null", description: "Location: the presigned URL" },
-              ...errorResponses,
-            },
-          },
-        },
-        (req, reply) => download(deps, viewer(req), req.params.spaceId, req.params.pathId, req.query, req, reply),
-      );
-      api.delete<{ Params: PathParams }>(
-        "/space/:spaceId/storage/:pathId",
-        {
-          schema: {
-            tags,
-            summary: "Delete a file, or a folder with everything in it",
-            params: PATH_PARAMS,
-            response: { 200: { type: "object", properties: { id: { type: "string" }, path: { type: "string" }, deletedFiles: { type: "integer" } } }, ...errorResponses },
-          },
-        },
-        (req, reply) => remove(deps, viewer(req), req.params.spaceId, req.params.pathId, reply),
-      );
-      api.get<{ Params: SpaceParams; Querystring: { path?: string; first?: number; after?: string; orderBy?: EntryOrder["field"]; direction?: EntryOrder["direction"] } }>(
-        "/space/:spaceId/storage",
-        {
-          schema: {
-            tags,
-            summary: "List a folder (the root, or ?path=): folders first, keyset-paginated with ?after=nextCursor",
-            params: SPACE_PARAMS,
-            querystring: {
-              type: "object",
-              properties: {
-                path: { type: "string", default: "" },
-                first: { type: "integer", minimum: 1, maximum: 500, default: 100 },
-                after: { type: "string" },
-                orderBy: { type: "string", enum: ["NAME", "UPDATED_AT", "SIZE"], default: "NAME" },
-                direction: { type: "string", enum: ["ASC", "DESC"], default: "ASC" },
-              },
-            },
-            response: {
-              200: { type: "object", properties: { path: { type: "string" }, items: { type: "array", items: FILE_SCHEMA }, nextCursor: nullableString } },
-              ...errorResponses,
-            },
-          },
-        },
-        async (req, reply) => {
-          const q = req.query;
-          const page = await deps.services.entries.listFolder(viewer(req), {
-            spaceId: req.params.spaceId,
-            path: q.path ?? "",
-            first: q.first ?? 100,
-            after: q.after ?? null,
-            order: { field: q.orderBy ?? "NAME", direction: q.direction ?? "ASC" },
-          });
-          const child = (name: string) => (page.path ? `${page.path}/${name}` : name);
-          return reply.send({ path: page.path, items: page.items.map((e) => fileJson(e, child(e.name))), nextCursor: page.nextCursor });
-        },
-      );
-
-      // Wildcard twins for pathIds holding "/" (not in the OpenAPI document).
-      const hide = { schema: { hide: true } } as const;
-      api.post<{ Params: WildcardParams }>("/space/:spaceId/storage/*", { ...hide, bodyLimit: JSON_UPLOAD_BODY_LIMIT }, (req, reply) => {
-        const forUpload = splitWildcard(req.params["*"], "/upload");
-        if (forUpload) return upload(deps, viewer(req), req.params.spaceId, forUpload, req, reply);
-        const forComplete = splitWildcard(req.params["*"], "/complete");
-        if (forComplete) return complete(deps, viewer(req), req.params.spaceId, forComplete, reply);
-        throw notFound();
-      });
-      api.get<{ Params: WildcardParams; Querystring: DownloadQuery }>("/space/:spaceId/storage/*", hide, (req, reply) =>
-        download(deps, viewer(req), req.params.spaceId, req.params["*"], req.query, req, reply),
-      );
-      api.delete<{ Params: WildcardParams }>("/space/:spaceId/storage/*", hide, (req, reply) => remove(deps, viewer(req), req.params.spaceId, req.params["*"], reply));
+  api.post<{ Params: PathParams }>(
+    "/space/:spaceId/storage/:pathId/upload",
+    {
+      bodyLimit: JSON_UPLOAD_BODY_LIMIT,
+      schema: {
+        tags,
+        summary: "Upload a file: raw body, multipart field `file`, or JSON { file: URL | data: URL | { type, size, meta } }",
+        params: PATH_PARAMS,
+        // The two-stage answer first: the serializer takes the first shape that fits.
+        response: { 200: { anyOf: [UPLOAD_REQUEST_SCHEMA, FILE_SCHEMA] }, ...ERROR_RESPONSES },
+      },
     },
-    { prefix: "/api/v1" },
+    (req, reply) => handle.upload(call(req, reply, req.params.pathId)),
   );
+  api.post<{ Params: PathParams }>(
+    "/space/:spaceId/storage/:pathId/complete",
+    { schema: { tags, summary: "Complete a two-stage upload once its bytes were PUT", params: PATH_PARAMS, response: { 200: FILE_SCHEMA, ...ERROR_RESPONSES } } },
+    (req, reply) => handle.complete(call(req, reply, req.params.pathId)),
+  );
+  api.get<{ Params: PathParams; Querystring: DownloadQuery }>(
+    "/space/:spaceId/storage/:pathId",
+    {
+      schema: {
+        tags,
+        summary: "Download: 302 to a time-limited URL, or { url, expiresAt } with Accept: application/json",
+        params: PATH_PARAMS,
+        querystring: {
+          type: "object",
+          properties: { expiresIn: { type: "integer", minimum: 1 }, disposition: { type: "string", enum: ["inline", "attachment"] } },
+        },
+        response: {
+          200: { type: "object", properties: { url: { type: "string" }, expiresAt: { type: "string", format: "date-time" } } },
+          302: { type: "null", description: "Location: the presigned URL" },
+          ...ERROR_RESPONSES,
+        },
+      },
+    },
+    (req, reply) => handle.download(call(req, reply, req.params.pathId)),
+  );
+  api.delete<{ Params: PathParams }>(
+    "/space/:spaceId/storage/:pathId",
+    {
+      schema: {
+        tags,
+        summary: "Delete a file, or a folder with everything in it",
+        params: PATH_PARAMS,
+        response: { 200: { type: "object", properties: { id: { type: "string" }, path: { type: "string" }, deletedFiles: { type: "integer" } } }, ...ERROR_RESPONSES },
+      },
+    },
+    (req, reply) => handle.remove(call(req, reply, req.params.pathId)),
+  );
+  api.get<{ Params: SpaceParams; Querystring: { path?: string; first?: number; after?: string; orderBy?: EntryOrder["field"]; direction?: EntryOrder["direction"] } }>(
+    "/space/:spaceId/storage",
+    {
+      schema: {
+        tags,
+        summary: "List a folder (the root, or ?path=): folders first, keyset-paginated with ?after=nextCursor",
+        params: SPACE_PARAMS,
+        querystring: {
+          type: "object",
+          properties: {
+            path: { type: "string", default: "" },
+            first: { type: "integer", minimum: 1, maximum: MAX_PAGE_SIZE, default: REST_PAGE_SIZE },
+            after: { type: "string" },
+            orderBy: { type: "string", enum: ["NAME", "UPDATED_AT", "SIZE"], default: "NAME" },
+            direction: { type: "string", enum: ["ASC", "DESC"], default: "ASC" },
+          },
+        },
+        response: {
+          200: { type: "object", properties: { path: { type: "string" }, items: { type: "array", items: FILE_SCHEMA }, nextCursor: nullableString } },
+          ...ERROR_RESPONSES,
+        },
+      },
+    },
+    async (req, reply) => {
+      const q = req.query;
+      const page = await deps.entries.listFolder(viewerOf(req), {
+        spaceId: req.params.spaceId,
+        path: q.path ?? "",
+        first: q.first ?? REST_PAGE_SIZE,
+        after: q.after ?? null,
+        order: { field: q.orderBy ?? "NAME", direction: q.direction ?? "ASC" },
+      });
+      const child = (name: string) => (page.path ? `${page.path}/${name}` : name);
+      return reply.send({ path: page.path, items: page.items.map((e) => fileJson(e, child(e.name))), nextCursor: page.nextCursor });
+    },
+  );
+
+  // Wildcard twins for pathIds holding "/" (not in the OpenAPI document).
+  const hide = { schema: { hide: true } } as const;
+  api.post<{ Params: WildcardParams }>("/space/:spaceId/storage/*", { ...hide, bodyLimit: JSON_UPLOAD_BODY_LIMIT }, (req, reply) => {
+    const forUpload = splitWildcard(req.params["*"], "/upload");
+    if (forUpload) return handle.upload(call(req, reply, forUpload));
+    const forComplete = splitWildcard(req.params["*"], "/complete");
+    if (forComplete) return handle.complete(call(req, reply, forComplete));
+    throw notFound();
+  });
+  api.get<{ Params: WildcardParams; Querystring: DownloadQuery }>("/space/:spaceId/storage/*", hide, (req, reply) =>
+    handle.download(call(req, reply, req.params["*"])),
+  );
+  api.delete<{ Params: WildcardParams }>("/space/:spaceId/storage/*", hide, (req, reply) => handle.remove(call(req, reply, req.params["*"])));
 }

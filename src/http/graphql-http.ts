@@ -1,0 +1,112 @@
+// GraphQL over HTTP: the yoga server (schema, armor limits, CSRF prevention,
+// error masking, bundled GraphiQL, per-request context) and the /graphql route.
+// SSE subscriptions are yoga's own; graphql-ws (graphql-ws.ts) shares this yoga.
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
+import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
+import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { processRequest } from "graphql-upload-minimal";
+import { createYoga } from "graphql-yoga";
+import { useEndStreamsOnRevocation, type LiveAccess } from "../access/live-access.ts";
+import type { Deps } from "../deps.ts";
+import { createContext } from "../graphql/context.ts";
+import { createErrorHandling } from "../graphql/errors.ts";
+import { schema } from "../graphql/schema.ts";
+import { runWithRequestId } from "../request-context.ts";
+
+/** Headers that prove a request is not a browser "simple request" (CSRF). */
+export const CSRF_HEADERS = ["x-graphql-yoga-csrf", "apollo-require-preflight", "graphql-preflight"];
+
+/** What yoga is handed per request: the Fastify exchange over HTTP, the upgrade request over graphql-ws. */
+export type ServerContext = { req: FastifyRequest | IncomingMessage; reply?: FastifyReply; connectionParams?: Record<string, unknown> };
+
+export type Yoga = ReturnType<typeof createYogaServer>;
+
+/** Bearer credentials from connectionParams (graphql-ws) or the HTTP Authorization header. */
+export function authorizationOf(ctx: ServerContext): string | undefined {
+  const params = ctx.connectionParams;
+  if (params) {
+    const value = params.authorization ?? params.Authorization;
+    if (typeof value === "string") return value;
+    if (typeof params.token === "string") return `Bearer ${params.token}`;
+  }
+  const header = ctx.req.headers.authorization;
+  return typeof header === "string" ? header : undefined;
+}
+
+export function createYogaServer(deps: Deps, liveAccess: LiveAccess) {
+  const { logger } = deps;
+  const errorHandling = createErrorHandling((msg, fields) => logger.error(fields, msg));
+  return createYoga<ServerContext>({
+    schema,
+    graphqlEndpoint: "/graphql",
+    graphiql: { title: "Cabinet", subscriptionsProtocol: "WS" },
+    // GraphiQL bundled from npm rather than loaded from a CDN: self-hosted installs may be offline.
+    renderGraphiQL,
+    landingPage: false,
+    // Multipart is handled by graphql-upload-minimal below: yoga's own buffers whole files.
+    multipart: false,
+    // Yoga would compare the multipart request's Content-Length with 25 MB and refuse
+    // large uploads. JSON bodies are capped by Fastify's bodyLimit; uploads are
+    // metered against the organization's limits while they stream.
+    maxRequestBodySize: false,
+    logging: {
+      debug: () => {},
+      info: (...a) => logger.info({ args: a }, "yoga"),
+      warn: (...a) => logger.warn({ args: a }, "yoga"),
+      error: (...a) => (a.some(errorHandling.isNewsToTheLog) ? logger.error({ args: a }, "yoga") : undefined),
+    },
+    maskedErrors: { maskError: errorHandling.maskError },
+    context: (ctx) =>
+      createContext(deps, {
+        authorization: authorizationOf(ctx),
+        requestId: "id" in ctx.req && typeof ctx.req.id === "string" ? ctx.req.id : `ws_${randomUUID()}`,
+      }),
+    plugins: [
+      EnvelopArmorPlugin({
+        maxDepth: { n: 16 },
+        maxAliases: { n: 15, allowList: [] },
+        maxDirectives: { n: 5 },
+        costLimit: { maxCost: 10_000 },
+        maxTokens: { n: 5_000 },
+      }),
+      useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
+      useEndStreamsOnRevocation(liveAccess),
+    ],
+  });
+}
+
+/**
+ * /graphql over HTTP. Multipart bodies are parsed by graphql-upload-minimal,
+ * which hands yoga the operations with streaming Upload promises.
+ */
+export async function registerGraphqlRoute(app: FastifyInstance, yoga: Yoga): Promise<void> {
+  await app.register(async (scope) => {
+    scope.addContentTypeParser("multipart/form-data", (_req, _payload, done) => done(null));
+    scope.route({
+      url: "/graphql",
+      method: ["GET", "POST", "OPTIONS"],
+      handler: async (req, reply) =>
+        runWithRequestId(req.id, async () => {
+          if (req.headers["content-type"]?.startsWith("multipart/form-data")) {
+            // CSRF check first: a multipart form is a "simple request" a browser can forge.
+            if (!CSRF_HEADERS.some((h) => req.headers[h])) {
+              return reply.code(400).send({ errors: [{ message: "Multipart requests need a CSRF header (e.g. x-graphql-yoga-csrf)", extensions: { code: "BAD_USER_INPUT" } }] });
+            }
+            try {
+              req.body = await processRequest(req.raw, reply.raw, { maxFiles: 10 });
+            } catch (e) {
+              const status = (e as { status?: number }).status ?? 400;
+              return reply.code(status).send({ errors: [{ message: (e as Error).message, extensions: { code: status === 413 ? "LIMITS_REACHED" : "BAD_USER_INPUT" } }] });
+            }
+          }
+          const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply });
+          response.headers.forEach((value, key) => void reply.header(key, value));
+          reply.status(response.status);
+          return reply.send(response.body);
+        }),
+    });
+  });
+}

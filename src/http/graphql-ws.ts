@@ -1,0 +1,86 @@
+// graphql-ws on the HTTP server's port and path (/graphql), sharing yoga's
+// schema, plugins and context through its envelope. A connection with a token
+// is tracked by live access, so it is closed when the token is revoked or
+// expires, or the account's grants shrink.
+import type { Server } from "node:http";
+import type { ExecutionArgs } from "graphql";
+import { useServer } from "graphql-ws/use/ws";
+import { WebSocketServer } from "ws";
+import { SOCKET_MANAGED, type LiveAccess } from "../access/live-access.ts";
+import { authenticate, bearerToken } from "../access/viewer.ts";
+import type { PrismaClient } from "../db/prisma.ts";
+import { isAppError } from "../errors.ts";
+import { authorizationOf, type Yoga } from "./graphql-http.ts";
+
+export type GraphqlWs = {
+  /** Closes every connection (1001 "Going away") and the WebSocket server. */
+  dispose(): Promise<void>;
+};
+
+type EnvelopedArgs = ExecutionArgs & { rootValue: { execute: (a: ExecutionArgs) => unknown; subscribe: (a: ExecutionArgs) => unknown } };
+type ConnectionState = { untrack: () => void };
+
+export function attachGraphqlWs(server: Server, yoga: Yoga, deps: { prisma: PrismaClient; liveAccess: LiveAccess }): GraphqlWs {
+  const { prisma, liveAccess } = deps;
+  const wsServer = new WebSocketServer({ noServer: true });
+  server.on("upgrade", (req, socket, head) => {
+    const path = new URL(req.url ?? "/", "http://localhost").pathname;
+    if (path !== "/graphql") return socket.destroy();
+    wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit("connection", ws, req));
+  });
+  const disposable = useServer<Record<string, unknown>, ConnectionState>(
+    {
+      // A token is checked once per connection here, so the connection can be
+      // closed when it is revoked or expires (4403 / 4401). Without a token the
+      // connection is accepted and each subscription answers UNAUTHENTICATED, as
+      // over HTTP. An invalid token is refused (graphql-ws closes with 4403).
+      // Each subscription still authenticates again with current grants (context.ts).
+      onConnect: async (ctx) => {
+        const authorization = authorizationOf({ req: ctx.extra.request, connectionParams: ctx.connectionParams });
+        if (!authorization) return true;
+        const since = liveAccess.checkpoint();
+        let viewer;
+        try {
+          viewer = await authenticate(prisma, bearerToken(authorization));
+        } catch (e) {
+          if (isAppError(e)) return false; // malformed, unknown, revoked or expired
+          throw e;
+        }
+        if (!viewer) return false;
+        ctx.extra.untrack = liveAccess.track(viewer, since, ({ code, reason }) => ctx.extra.socket.close(code, reason));
+        return true;
+      },
+      onClose: (ctx) => ctx.extra.untrack?.(),
+      execute: (args) => (args as EnvelopedArgs).rootValue.execute(args) as never,
+      subscribe: (args) => (args as EnvelopedArgs).rootValue.subscribe(args) as never,
+      onSubscribe: async (ctx, _id, params) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+          connectionParams: ctx.connectionParams,
+          // Revocation closes the whole socket (onConnect), not each operation's stream.
+          [SOCKET_MANAGED]: true,
+        });
+        const args = {
+          schema,
+          operationName: params.operationName,
+          document: parse(params.query),
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+        const validationErrors = validate(args.schema, args.document);
+        return validationErrors.length ? validationErrors : (args as ExecutionArgs);
+      },
+    },
+    wsServer,
+  );
+  return {
+    async dispose() {
+      await disposable.dispose();
+      wsServer.close();
+    },
+  };
+}

@@ -1,0 +1,98 @@
+// The shared REST scope under /api/v1 and the JSON error rendering.
+// Each module's *.routes.ts only adds its routes to the scope; what every REST
+// route shares lives here: authentication (the request's viewer), the body
+// parsers, the error schema and the OpenAPI document generated from the routes.
+import multipart from "@fastify/multipart";
+import swagger from "@fastify/swagger";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { authenticate, bearerToken, requireViewer, type Viewer } from "../access/viewer.ts";
+import type { PrismaClient } from "../db/prisma.ts";
+import { type ErrorCode, isAppError, isOperatorError, toRestError } from "../errors.ts";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    viewer: Viewer | null;
+  }
+}
+
+/** The authenticated viewer of a request on the REST scope (its preHandler guarantees one). */
+export const viewerOf = (req: FastifyRequest): Viewer => requireViewer(req.viewer);
+
+// ---------------------------------------------------------------------------
+// Errors: `{ error: { code, message } }` with the code's status
+
+export const ERROR_SCHEMA = {
+  type: "object",
+  properties: { error: { type: "object", properties: { code: { type: "string" }, message: { type: "string" }, details: { type: "object", additionalProperties: true } } } },
+} as const;
+
+/** The error responses of a REST route's schema, for its OpenAPI entry. */
+export const ERROR_RESPONSES = Object.fromEntries([400, 401, 403, 404, 409, 413, 415, 502, 503].map((s) => [s, ERROR_SCHEMA]));
+
+function errorBody(code: ErrorCode, message: string, requestId?: string) {
+  return { error: { code, message, ...(requestId ? { requestId } : {}) } };
+}
+
+/**
+ * Renders every error as JSON with a code. Installed on the root instance, not
+ * only on the REST scope: the disk store's blob routes, the health checks and
+ * Fastify's own refusals on /graphql (body too large, malformed JSON) answer
+ * through it too. Unexpected errors are logged and masked, with the request id.
+ */
+export function renderErrors(app: FastifyInstance): void {
+  app.setErrorHandler((error, req, reply) => {
+    if (isAppError(error)) {
+      if (isOperatorError(error)) req.log.error({ err: error }, "storage error");
+      const { status, body } = toRestError(error);
+      return reply.code(status).send(body);
+    }
+    const e = error as { statusCode?: number; validation?: unknown; message: string; code?: string };
+    if (e.validation) return reply.code(400).send(errorBody("BAD_USER_INPUT", e.message));
+    const status = e.statusCode ?? 500;
+    if (status === 413) return reply.code(413).send(errorBody("LIMITS_REACHED", e.message));
+    if (status === 415) return reply.code(415).send(errorBody("UNSUPPORTED_MEDIA_TYPE", e.message));
+    if (status >= 400 && status < 500) return reply.code(status).send(errorBody("BAD_USER_INPUT", e.message));
+    req.log.error({ err: error }, "unexpected error");
+    return reply.code(500).send(errorBody("INTERNAL_SERVER_ERROR", "Unexpected error.", req.id));
+  });
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send(errorBody("NOT_FOUND", "No such route")));
+}
+
+// ---------------------------------------------------------------------------
+// The scope
+
+/** A module's REST routes, added to the authenticated /api/v1 scope. */
+export type RestRoutes = (api: FastifyInstance) => Promise<void>;
+
+export async function registerRestApi(app: FastifyInstance, deps: { prisma: PrismaClient }, modules: RestRoutes[]): Promise<void> {
+  await app.register(
+    async (api) => {
+      // The OpenAPI document is generated from the routes' schemas; it is public.
+      await api.register(swagger, {
+        openapi: {
+          info: { title: "Cabinet REST API", version: "1", description: "Space storage compatibility routes. GraphQL at /graphql is the full API." },
+          components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+          security: [{ bearer: [] }],
+        },
+        hideUntagged: true,
+      });
+      api.get("/openapi.json", { schema: { hide: true } }, async () => api.swagger());
+
+      await api.register(async (authed) => {
+        // Uploads stream: multipart parts and raw bodies go to the blob store as they
+        // arrive. Only JSON is parsed; Fastify's other built-in parsers (text/plain…)
+        // would swallow a raw upload's body.
+        authed.removeAllContentTypeParsers();
+        authed.addContentTypeParser("application/json", { parseAs: "string" }, authed.getDefaultJsonParser("error", "error"));
+        authed.addContentTypeParser("*", (_req, _payload, done) => done(null));
+        await authed.register(multipart, { limits: { files: 1, fields: 20, fileSize: Number.MAX_SAFE_INTEGER } });
+        authed.decorateRequest("viewer", null);
+        authed.addHook("preHandler", async (req) => {
+          req.viewer = requireViewer(await authenticate(deps.prisma, bearerToken(req.headers.authorization)));
+        });
+        for (const routes of modules) await authed.register(routes);
+      });
+    },
+    { prefix: "/api/v1" },
+  );
+}
