@@ -36,8 +36,8 @@ export type Runtime = {
 export type Deps = Awaited<ReturnType<typeof createDeps>>;
 
 export function createBlobStore(config: Config, runtime: Runtime): BlobStore {
-  if (config.s3) return new S3BlobStore(config.s3);
-  return new DiskBlobStore({ root: path.join(config.dataDir, "blobs"), publicUrl: runtime.publicUrl, signingSecret: runtime.signingSecret });
+  if (config.storage.s3) return new S3BlobStore(config.storage.s3);
+  return new DiskBlobStore({ root: path.join(config.data.dir, "blobs"), publicUrl: runtime.publicUrl, signingSecret: runtime.signingSecret });
 }
 
 export async function createDeps(
@@ -61,7 +61,7 @@ export async function createDeps(
     organizations: createOrganizationService({
       prisma,
       accounts,
-      defaults: { quotaBytes: config.defaultQuotaBytes, maxFileSizeBytes: config.defaultMaxFileSizeBytes },
+      defaults: { quotaBytes: config.limits.defaultQuotaBytes, maxFileSizeBytes: config.limits.defaultMaxFileSizeBytes },
     }),
     spaces: createSpaceService({ prisma }),
     grants: createGrantService({ prisma, pubsub }),
@@ -69,16 +69,16 @@ export async function createDeps(
     assets: createAssetService({
       prisma, blobStore, queue, pubsub,
       importOptions: {
-        allowHosts: config.importAllowHosts,
-        maxRedirects: config.importMaxRedirects,
-        connectTimeoutMs: config.importConnectTimeoutMs,
-        readTimeoutMs: config.importReadTimeoutMs,
+        allowHosts: config.import.allowHosts,
+        maxRedirects: config.import.maxRedirects,
+        connectTimeoutMs: config.import.connectTimeoutMs,
+        readTimeoutMs: config.import.readTimeoutMs,
       },
     }),
     uploads: createAssetUploadService({
       prisma, blobStore, queue, pubsub,
       presign: config.presign,
-      abandonAfterSeconds: config.uploadAbandonAfterSeconds,
+      abandonAfterSeconds: config.uploads.abandonAfterSeconds,
     }),
   };
 
