@@ -29,7 +29,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
 export async function buildApp(deps: Deps): Promise<App> {
   const { config, logger, prisma, blobStore, services } = deps;
   const fastify = Fastify({
-    logger: config.logLevel === "silent" ? false : { level: config.logLevel },
+    logger: config.log.level === "silent" ? false : { level: config.log.level },
     genReqId: () => `req_${randomUUID()}`,
     requestIdHeader: false,
     bodyLimit: 1024 * 1024,
@@ -56,7 +56,7 @@ export async function buildApp(deps: Deps): Promise<App> {
 
   return {
     fastify,
-    async start(port = config.port, host = config.host) {
+    async start(port = config.http.port, host = config.http.host) {
       await fastify.listen({ port, host });
       const address = fastify.server.address();
       return typeof address === "object" && address ? address.port : port;

@@ -40,7 +40,7 @@ async function main(argv: string[]) {
 
   const config = loadConfig();
   // Logs go to stderr: stdout carries only the command's result.
-  const logger = pino({ level: config.logLevel === "info" ? "warn" : config.logLevel }, pino.destination(2));
+  const logger = pino({ level: config.log.level === "info" ? "warn" : config.log.level }, pino.destination(2));
   const runtime = await resolveRuntime(config, (msg) => logger.info(msg));
   const deps = await createDeps(config, runtime, { logger });
   try {

@@ -1,4 +1,11 @@
 // The only reader of process.env. Everything else receives a frozen Config.
+//
+// Settings are declared in sections. Each setting names its variable once, with
+// its schema, default and the one-line description the README's Configuration
+// table shows (test/config.test.ts holds the README to these declarations;
+// `npm run --silent config:table` prints the table). A section's `build` turns
+// its parsed values into the shape code reads as `config.<section>`. Adding a
+// section means adding one block to `sections` below.
 import path from "node:path";
 import { z } from "zod";
 
@@ -7,43 +14,58 @@ const bool = z
   .transform((v) => v === "true" || v === "1" || v === "yes");
 
 const bytes = z.coerce.number().int().positive();
+const seconds = z.coerce.number().int().positive();
+const millis = z.coerce.number().int().positive();
 
-const EnvSchema = z.object({
-  NODE_ENV: z.string().default("development"),
-  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
-  HOST: z.string().default("0.0.0.0"),
-  /** Base URL clients use to reach this server; presigned disk-store URLs are built on it. */
-  PUBLIC_URL: z.string().url().optional(),
-  DATA_DIR: z.string().default("./.data"),
-  DATABASE_URL: z.string().optional(),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+type Setting<S extends z.ZodType = z.ZodType> = {
+  env: string;
+  /** Applied to the raw string; already carries the default or `.optional()`. */
+  schema: S;
+  default?: unknown;
+  /** The README's Default cell: the literal default in backticks unless given. */
+  documentedDefault: string;
+  description: string;
+};
 
-  S3_BUCKET: z.string().optional(),
-  S3_ENDPOINT: z.string().url().optional(),
-  S3_REGION: z.string().default("us-east-1"),
-  S3_ACCESS_KEY_ID: z.string().optional(),
-  S3_SECRET_ACCESS_KEY: z.string().optional(),
-  S3_FORCE_PATH_STYLE: bool.default(false),
+type SettingDoc = { description: string; documentedDefault?: string };
 
-  CABINET_BOOTSTRAP_TOKEN: z.string().min(16).optional(),
-  /** HMAC key for disk-store URLs. Generated and kept in DATA_DIR when unset. */
-  CABINET_SIGNING_SECRET: z.string().min(32).optional(),
-  DEFAULT_QUOTA_BYTES: bytes.default(10 * 1024 ** 3),
-  DEFAULT_MAX_FILE_SIZE_BYTES: bytes.default(5 * 1024 ** 3),
-  PRESIGN_DEFAULT_EXPIRES_SECONDS: z.coerce.number().int().positive().default(900),
-  PRESIGN_MAX_EXPIRES_SECONDS: z.coerce.number().int().positive().default(7 * 24 * 3600),
-  /** A two-stage upload whose URL expired this long ago without bytes is abandoned. */
-  UPLOAD_ABANDON_AFTER_SECONDS: z.coerce.number().int().min(0).default(900),
-  /** Run pg-boss workers in this process (turn off for API-only replicas). */
-  RUN_WORKERS: bool.default(true),
-  /** Hosts (exact names or IP literals, comma-separated) URL imports may reach even when they resolve to private or loopback addresses. */
-  IMPORT_ALLOW_HOSTS: z.string().default(""),
-  IMPORT_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
-  /** Per hop: resolving the host and opening the connection. */
-  IMPORT_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
-  /** Longest silence from a connected server before the import fails. */
-  IMPORT_READ_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
-});
+/** A setting with a literal default. */
+function setting<T extends z.ZodType>(
+  env: string,
+  schema: T,
+  doc: SettingDoc & { default: z.output<T> },
+): Setting<z.ZodDefault<T>>;
+/** A setting that may stay unset; say in documentedDefault what happens then. */
+function setting<T extends z.ZodType>(
+  env: string,
+  schema: T,
+  doc: SettingDoc & { documentedDefault: string },
+): Setting<z.ZodOptional<T>>;
+function setting(env: string, schema: z.ZodType, doc: SettingDoc & { default?: unknown }): Setting {
+  const hasDefault = "default" in doc;
+  return {
+    env,
+    schema: hasDefault ? schema.default(doc.default as never) : schema.optional(),
+    default: doc.default,
+    documentedDefault: doc.documentedDefault ?? `\`${String(doc.default)}\``,
+    description: doc.description,
+  };
+}
+
+type Settings = Record<string, Setting>;
+type Values<S extends Settings> = { [K in keyof S]: z.output<S[K]["schema"]> };
+type Section<S extends Settings = Settings, R = unknown> = { settings: S; build: (values: Values<S>) => R };
+
+function section<S extends Settings, R = Values<S>>(settings: S, build?: (values: Values<S>) => R): Section<S, R> {
+  return { settings, build: build ?? ((values) => values as unknown as R) };
+}
+
+export class ConfigError extends Error {}
+
+/** A cross-field check failed: the same message shape as a schema error. */
+function invalid(env: string, message: string): never {
+  throw new ConfigError(`Invalid configuration:\n  ${env}: ${message}`);
+}
 
 export type S3Config = {
   bucket: string;
@@ -54,30 +76,181 @@ export type S3Config = {
   forcePathStyle: boolean;
 };
 
-export type Config = Readonly<{
-  env: string;
-  port: number;
-  host: string;
-  publicUrl?: string;
-  dataDir: string;
-  databaseUrl?: string;
-  logLevel: z.infer<typeof EnvSchema>["LOG_LEVEL"];
-  /** Set when any S3 setting is present; otherwise the local-disk store is used. */
-  s3?: S3Config;
-  bootstrapToken?: string;
-  signingSecret?: string;
-  defaultQuotaBytes: bigint;
-  defaultMaxFileSizeBytes: bigint;
-  presign: { defaultExpiresSeconds: number; maxExpiresSeconds: number };
-  uploadAbandonAfterSeconds: number;
-  runWorkers: boolean;
-  importAllowHosts: readonly string[];
-  importMaxRedirects: number;
-  importConnectTimeoutMs: number;
-  importReadTimeoutMs: number;
-}>;
+// Order matters twice: the README table follows it, and cross-field checks run
+// in it (after every variable passed its own schema).
+const sections = {
+  http: section(
+    {
+      port: setting("PORT", z.coerce.number().int().min(0).max(65535), {
+        default: 4000,
+        description: "HTTP port (GraphQL, WebSocket, REST and blob routes all share it)",
+      }),
+      host: setting("HOST", z.string(), { default: "0.0.0.0", description: "Interface to listen on" }),
+      publicUrl: setting("PUBLIC_URL", z.string().url(), {
+        documentedDefault: "`http://localhost:$PORT`", // filled in by runtime.ts
+        description:
+          "Base URL clients use to reach the server; disk-store download URLs are built on it. Set it behind a proxy.",
+      }),
+    },
+    (v) => ({ ...v, publicUrl: v.publicUrl?.replace(/\/+$/, "") }),
+  ),
 
-export class ConfigError extends Error {}
+  data: section(
+    {
+      dir: setting("DATA_DIR", z.string(), {
+        default: "./.data",
+        description: "Embedded PostgreSQL cluster (`postgres/`), local blobs (`blobs/`), generated signing secret",
+      }),
+      databaseUrl: setting("DATABASE_URL", z.string(), {
+        documentedDefault: "*(embedded)*",
+        description:
+          "PostgreSQL connection URL. When set, no embedded database is started. Migrations are applied at start either way.",
+      }),
+    },
+    (v) => ({ ...v, dir: path.resolve(v.dir) }),
+  ),
+
+  storage: section(
+    {
+      bucket: setting("S3_BUCKET", z.string(), {
+        documentedDefault: "*(local disk)*",
+        description: "Bucket name. Setting any `S3_*` variable switches to the S3 store and makes this required.",
+      }),
+      endpoint: setting("S3_ENDPOINT", z.string().url(), {
+        documentedDefault: "AWS",
+        description: "Endpoint for MinIO, R2, Ceph… (e.g. `http://localhost:9000`)",
+      }),
+      region: setting("S3_REGION", z.string(), { default: "us-east-1", description: "Region" }),
+      accessKeyId: setting("S3_ACCESS_KEY_ID", z.string(), {
+        documentedDefault: "SDK default chain",
+        description: "Access key ID (used together with `S3_SECRET_ACCESS_KEY`)",
+      }),
+      secretAccessKey: setting("S3_SECRET_ACCESS_KEY", z.string(), {
+        documentedDefault: "SDK default chain",
+        description: "Secret access key (used together with `S3_ACCESS_KEY_ID`)",
+      }),
+      forcePathStyle: setting("S3_FORCE_PATH_STYLE", bool, {
+        default: false,
+        description: "`true` for MinIO and most self-hosted stores",
+      }),
+      signingSecret: setting("CABINET_SIGNING_SECRET", z.string().min(32), {
+        documentedDefault: "generated in `DATA_DIR/signing-secret`",
+        description: "HMAC key (32+ chars) for the disk store's presigned URLs. Give every replica the same one.",
+      }),
+    },
+    ({ signingSecret, bucket, ...s3 }) => {
+      const anyS3 = [bucket, s3.endpoint, s3.accessKeyId, s3.secretAccessKey].some(Boolean);
+      if (anyS3 && !bucket) invalid("S3_BUCKET", "required when any S3_* setting is given");
+      // Set when any S3 setting is present; otherwise the local-disk store is used.
+      const s3Config: S3Config | undefined = bucket ? { bucket, ...s3 } : undefined;
+      return { s3: s3Config, signingSecret };
+    },
+  ),
+
+  bootstrap: section({
+    token: setting("CABINET_BOOTSTRAP_TOKEN", z.string().min(16), {
+      documentedDefault: "*(generated)*",
+      description:
+        "When set and no admin exists yet, this string (16+ chars) becomes the first organization-admin token. Without it the first start generates one and prints it once.",
+    }),
+  }),
+
+  limits: section(
+    {
+      defaultQuotaBytes: setting("DEFAULT_QUOTA_BYTES", bytes, {
+        default: 10 * 1024 ** 3,
+        documentedDefault: "`10737418240` (10 GiB)",
+        description: "Storage quota of newly created organizations",
+      }),
+      defaultMaxFileSizeBytes: setting("DEFAULT_MAX_FILE_SIZE_BYTES", bytes, {
+        default: 5 * 1024 ** 3,
+        documentedDefault: "`5368709120` (5 GiB)",
+        description: "Largest single file for newly created organizations",
+      }),
+    },
+    (v) => ({ defaultQuotaBytes: BigInt(v.defaultQuotaBytes), defaultMaxFileSizeBytes: BigInt(v.defaultMaxFileSizeBytes) }),
+  ),
+
+  presign: section(
+    {
+      defaultExpiresSeconds: setting("PRESIGN_DEFAULT_EXPIRES_SECONDS", seconds, {
+        default: 900,
+        description: "Lifetime of a download URL when the client does not ask for one",
+      }),
+      maxExpiresSeconds: setting("PRESIGN_MAX_EXPIRES_SECONDS", seconds, {
+        default: 7 * 24 * 3600,
+        description: "Longest lifetime a client may ask for",
+      }),
+    },
+    (v) => {
+      if (v.defaultExpiresSeconds > v.maxExpiresSeconds) {
+        invalid("PRESIGN_DEFAULT_EXPIRES_SECONDS", "must not exceed PRESIGN_MAX_EXPIRES_SECONDS");
+      }
+      return v;
+    },
+  ),
+
+  uploads: section({
+    abandonAfterSeconds: setting("UPLOAD_ABANDON_AFTER_SECONDS", z.coerce.number().int().min(0), {
+      default: 900,
+      description:
+        "A two-stage upload whose URL expired this long ago without its bytes is removed and its quota reservation given back",
+    }),
+  }),
+
+  import: section(
+    {
+      allowHosts: setting("IMPORT_ALLOW_HOSTS", z.string(), {
+        documentedDefault: "*(none)*",
+        description:
+          "Comma-separated hostnames or IP literals that URL imports may reach although they resolve to loopback or private addresses (everything else on your network is refused). Exact names only: allowing `localhost` accepts its loopback addresses, for that name only.",
+      }),
+      maxRedirects: setting("IMPORT_MAX_REDIRECTS", z.coerce.number().int().min(0).max(20), {
+        default: 5,
+        description: "Redirects a URL import follows at most (each one is checked again)",
+      }),
+      connectTimeoutMs: setting("IMPORT_TIMEOUT_MS", millis, {
+        default: 5_000,
+        description: "Time a URL import may take to resolve a host and connect to it, per redirect",
+      }),
+      readTimeoutMs: setting("IMPORT_READ_TIMEOUT_MS", millis, {
+        default: 15_000,
+        description: "Longest silence from the remote server before a URL import fails",
+      }),
+    },
+    (v) => ({
+      ...v,
+      allowHosts: (v.allowHosts ?? "").split(",").map((h) => h.trim()).filter(Boolean) as readonly string[],
+    }),
+  ),
+
+  workers: section({
+    run: setting("RUN_WORKERS", bool, {
+      default: true,
+      description: "Run background job workers in this process (set `false` on API-only replicas)",
+    }),
+  }),
+
+  log: section({
+    level: setting("LOG_LEVEL", z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]), {
+      default: "info",
+      description: "`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`",
+    }),
+  }),
+};
+
+type Sections = typeof sections;
+type DeepReadonly<T> = T extends bigint | string | number | boolean | undefined
+  ? T
+  : T extends readonly (infer E)[]
+    ? readonly DeepReadonly<E>[]
+    : { readonly [K in keyof T]: DeepReadonly<T[K]> };
+
+/** `config.<section>.<key>`; frozen all the way down. */
+export type Config = DeepReadonly<{ [K in keyof Sections]: ReturnType<Sections[K]["build"]> }>;
+
+const allSettings: Setting[] = Object.values(sections).flatMap((s) => Object.values(s.settings as Settings));
+const EnvSchema = z.object(Object.fromEntries(allSettings.map((s) => [s.env, s.schema])));
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // Empty strings mean "unset": docker-compose and shells often export VAR= .
@@ -87,43 +260,44 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
   }
-  const e = parsed.data;
-  const anyS3 = [e.S3_BUCKET, e.S3_ENDPOINT, e.S3_ACCESS_KEY_ID, e.S3_SECRET_ACCESS_KEY].some(Boolean);
-  if (anyS3 && !e.S3_BUCKET) throw new ConfigError("Invalid configuration:\n  S3_BUCKET: required when any S3_* setting is given");
-  if (e.PRESIGN_DEFAULT_EXPIRES_SECONDS > e.PRESIGN_MAX_EXPIRES_SECONDS) {
-    throw new ConfigError("Invalid configuration:\n  PRESIGN_DEFAULT_EXPIRES_SECONDS: must not exceed PRESIGN_MAX_EXPIRES_SECONDS");
+  const byEnv = parsed.data as Record<string, unknown>;
+  const config = Object.fromEntries(
+    Object.entries(sections).map(([name, { settings, build }]) => {
+      const values = Object.fromEntries(Object.entries(settings as Settings).map(([key, s]) => [key, byEnv[s.env]]));
+      return [name, (build as (v: unknown) => unknown)(values)];
+    }),
+  );
+  return deepFreeze(config) as Config;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object") {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
   }
-  return Object.freeze({
-    env: e.NODE_ENV,
-    port: e.PORT,
-    host: e.HOST,
-    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ""),
-    dataDir: path.resolve(e.DATA_DIR),
-    databaseUrl: e.DATABASE_URL,
-    logLevel: e.LOG_LEVEL,
-    s3: e.S3_BUCKET
-      ? {
-          bucket: e.S3_BUCKET,
-          endpoint: e.S3_ENDPOINT,
-          region: e.S3_REGION,
-          accessKeyId: e.S3_ACCESS_KEY_ID,
-          secretAccessKey: e.S3_SECRET_ACCESS_KEY,
-          forcePathStyle: e.S3_FORCE_PATH_STYLE,
-        }
-      : undefined,
-    bootstrapToken: e.CABINET_BOOTSTRAP_TOKEN,
-    signingSecret: e.CABINET_SIGNING_SECRET,
-    defaultQuotaBytes: BigInt(e.DEFAULT_QUOTA_BYTES),
-    defaultMaxFileSizeBytes: BigInt(e.DEFAULT_MAX_FILE_SIZE_BYTES),
-    presign: {
-      defaultExpiresSeconds: e.PRESIGN_DEFAULT_EXPIRES_SECONDS,
-      maxExpiresSeconds: e.PRESIGN_MAX_EXPIRES_SECONDS,
-    },
-    uploadAbandonAfterSeconds: e.UPLOAD_ABANDON_AFTER_SECONDS,
-    runWorkers: e.RUN_WORKERS,
-    importAllowHosts: Object.freeze(e.IMPORT_ALLOW_HOSTS.split(",").map((h) => h.trim()).filter(Boolean)),
-    importMaxRedirects: e.IMPORT_MAX_REDIRECTS,
-    importConnectTimeoutMs: e.IMPORT_TIMEOUT_MS,
-    importReadTimeoutMs: e.IMPORT_READ_TIMEOUT_MS,
-  });
+  return value;
+}
+
+/** One row of the README's Configuration table, in declaration order. */
+export type SettingDescription = {
+  section: string;
+  key: string;
+  env: string;
+  /** The literal default, when there is one. */
+  default?: unknown;
+  documentedDefault: string;
+  description: string;
+};
+
+export function describeSettings(): SettingDescription[] {
+  return Object.entries(sections).flatMap(([name, s]) =>
+    Object.entries(s.settings as Settings).map(([key, { env, default: def, documentedDefault, description }]) => ({
+      section: name,
+      key,
+      env,
+      ...(def === undefined ? {} : { default: def }),
+      documentedDefault,
+      description,
+    })),
+  );
 }

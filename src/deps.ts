@@ -38,8 +38,8 @@ export type Runtime = {
 export type Deps = Awaited<ReturnType<typeof createDeps>>;
 
 export function createBlobStore(config: Config, runtime: Runtime): BlobStore {
-  if (config.s3) return new S3BlobStore(config.s3);
-  return new DiskBlobStore({ root: path.join(config.dataDir, "blobs"), publicUrl: runtime.publicUrl, signingSecret: runtime.signingSecret });
+  if (config.storage.s3) return new S3BlobStore(config.storage.s3);
+  return new DiskBlobStore({ root: path.join(config.data.dir, "blobs"), publicUrl: runtime.publicUrl, signingSecret: runtime.signingSecret });
 }
 
 export async function createDeps(
@@ -62,7 +62,7 @@ export async function createDeps(
   const blobs = createBlobService({
     prisma, blobStore, queue,
     owners: { ENTRY: createAssetBlobOwner({ pubsub }) },
-    abandonAfterSeconds: config.uploadAbandonAfterSeconds,
+    abandonAfterSeconds: config.uploads.abandonAfterSeconds,
   });
   const services = {
     blobs,
@@ -70,7 +70,7 @@ export async function createDeps(
     organizations: createOrganizationService({
       prisma,
       accounts,
-      defaults: { quotaBytes: config.defaultQuotaBytes, maxFileSizeBytes: config.defaultMaxFileSizeBytes },
+      defaults: { quotaBytes: config.limits.defaultQuotaBytes, maxFileSizeBytes: config.limits.defaultMaxFileSizeBytes },
     }),
     spaces: createSpaceService({ prisma }),
     grants: createGrantService({ prisma, pubsub }),
@@ -79,10 +79,10 @@ export async function createDeps(
       prisma, blobStore, blobs, pubsub,
       presign: config.presign,
       importOptions: {
-        allowHosts: config.importAllowHosts,
-        maxRedirects: config.importMaxRedirects,
-        connectTimeoutMs: config.importConnectTimeoutMs,
-        readTimeoutMs: config.importReadTimeoutMs,
+        allowHosts: config.import.allowHosts,
+        maxRedirects: config.import.maxRedirects,
+        connectTimeoutMs: config.import.connectTimeoutMs,
+        readTimeoutMs: config.import.readTimeoutMs,
       },
     }),
     uploads: createAssetUploadService({ prisma, blobs, pubsub, presign: config.presign }),

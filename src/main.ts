@@ -7,11 +7,11 @@ import { resolveRuntime } from "./runtime.ts";
 
 async function main() {
   const config = loadConfig();
-  const logger = pino({ level: config.logLevel });
+  const logger = pino({ level: config.log.level });
   const runtime = await resolveRuntime(config, (msg) => logger.info(msg));
   const deps = await createDeps(config, runtime, { logger });
 
-  const bootstrap = await deps.services.organizations.ensureBootstrapAdmin(config.bootstrapToken);
+  const bootstrap = await deps.services.organizations.ensureBootstrapAdmin(config.bootstrap.token);
   if (bootstrap?.generated) {
     // Printed once, on the first start only; it is stored hashed.
     process.stdout.write(
@@ -24,8 +24,8 @@ async function main() {
 
   const app = await buildApp(deps);
   const port = await app.start();
-  if (config.runWorkers) await deps.startWorkers();
-  const base = config.publicUrl ?? `http://localhost:${port}`;
+  if (config.workers.run) await deps.startWorkers();
+  const base = config.http.publicUrl ?? `http://localhost:${port}`;
   logger.info(`GraphQL (with GraphiQL) at ${base}/graphql; subscriptions over graphql-ws and SSE on the same path`);
   logger.info(`storage: ${deps.blobStore.driver}${runtime.embedded ? "; database: embedded PostgreSQL" : ""}`);
 

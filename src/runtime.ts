@@ -13,10 +13,10 @@ import type { Runtime } from "./deps.ts";
 const EMBEDDED_DATABASE = "cabinet";
 
 async function signingSecret(config: Config): Promise<string> {
-  if (config.signingSecret) return config.signingSecret;
-  const file = path.join(config.dataDir, "signing-secret");
+  if (config.storage.signingSecret) return config.storage.signingSecret;
+  const file = path.join(config.data.dir, "signing-secret");
   if (existsSync(file)) return (await readFile(file, "utf8")).trim();
-  await mkdir(config.dataDir, { recursive: true });
+  await mkdir(config.data.dir, { recursive: true });
   const secret = randomBytes(32).toString("hex");
   await writeFile(file, secret + "\n", { mode: 0o600, flag: "wx" }).catch(async (e) => {
     if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
@@ -28,23 +28,23 @@ export type StartedRuntime = Runtime & { embedded: boolean; stopDatabase(): Prom
 
 /** Starts the embedded database if needed and applies migrations. */
 export async function resolveRuntime(config: Config, log: (msg: string) => void): Promise<StartedRuntime> {
-  let databaseUrl = config.databaseUrl;
+  let databaseUrl = config.data.databaseUrl;
   let stopDatabase = async () => {};
   if (!databaseUrl) {
     const started = Date.now();
-    const pg = await startEmbeddedPostgres({ dir: config.dataDir });
+    const pg = await startEmbeddedPostgres({ dir: config.data.dir });
     await ensureDatabase(pg.urlFor("postgres"), EMBEDDED_DATABASE);
     databaseUrl = pg.urlFor(EMBEDDED_DATABASE);
     stopDatabase = () => pg.stop();
-    log(`embedded PostgreSQL ready in ${Date.now() - started} ms (data in ${path.join(config.dataDir, "postgres")})`);
+    log(`embedded PostgreSQL ready in ${Date.now() - started} ms (data in ${path.join(config.data.dir, "postgres")})`);
   }
   const applied = await migrate(databaseUrl);
   if (applied.length) log(`applied migrations: ${applied.join(", ")}`);
   return {
     databaseUrl,
     signingSecret: await signingSecret(config),
-    publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
-    embedded: !config.databaseUrl,
+    publicUrl: config.http.publicUrl ?? `http://localhost:${config.http.port}`,
+    embedded: !config.data.databaseUrl,
     stopDatabase,
   };
 }

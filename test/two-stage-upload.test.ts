@@ -189,7 +189,7 @@ describe("completion, limits and abandonment", () => {
     const key = (await t.deps.prisma.blob.findFirstOrThrow({ where: { uploadEntryId: arrived.data!.createAssetUpload.asset.id } })).key;
     await t.deps.blobStore.put(key, Readable.from([bytes]), { contentType: "application/octet-stream" });
 
-    const later = new Date(Date.now() + (t.deps.config.uploadAbandonAfterSeconds + 5) * 1000);
+    const later = new Date(Date.now() + (t.deps.config.uploads.abandonAfterSeconds + 5) * 1000);
     const result = await t.deps.services.blobs.sweepPendingUploads(later);
     expect(result.completed).toBeGreaterThanOrEqual(1);
     expect(result.abandoned).toBeGreaterThanOrEqual(1);

@@ -232,9 +232,9 @@ describe("isForbiddenAddress", () => {
 
 describe("configuration", () => {
   it("reads the import settings, with safe defaults", () => {
-    expect(loadConfig({})).toMatchObject({ importAllowHosts: [], importMaxRedirects: 5, importConnectTimeoutMs: 5_000, importReadTimeoutMs: 15_000 });
+    expect(loadConfig({}).import).toMatchObject({ allowHosts: [], maxRedirects: 5, connectTimeoutMs: 5_000, readTimeoutMs: 15_000 });
     const c = loadConfig({ IMPORT_ALLOW_HOSTS: " 127.0.0.1, minio.internal ,", IMPORT_MAX_REDIRECTS: "0", IMPORT_TIMEOUT_MS: "300", IMPORT_READ_TIMEOUT_MS: "400" });
-    expect(c).toMatchObject({ importAllowHosts: ["127.0.0.1", "minio.internal"], importMaxRedirects: 0, importConnectTimeoutMs: 300, importReadTimeoutMs: 400 });
+    expect(c.import).toMatchObject({ allowHosts: ["127.0.0.1", "minio.internal"], maxRedirects: 0, connectTimeoutMs: 300, readTimeoutMs: 400 });
     expect(() => loadConfig({ IMPORT_MAX_REDIRECTS: "-1" })).toThrow(/IMPORT_MAX_REDIRECTS/);
   });
 });
