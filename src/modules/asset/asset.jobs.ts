@@ -1,12 +1,17 @@
-// Job handlers for assets.
-import type { JobHandlers } from "../../jobs/catalogue.ts";
+// Jobs of assets.
+import { defineJob, type Job } from "../../jobs/job-spec.ts";
 import type { AssetUploadService } from "./asset-upload.service.ts";
 
-export function assetJobHandlers(deps: { uploads: AssetUploadService; log: (msg: string, fields: object) => void }): Pick<JobHandlers, "upload.sweep"> {
-  return {
-    "upload.sweep": async () => {
-      const result = await deps.uploads.sweepPendingUploads();
-      if (result.completed || result.abandoned || result.failed) deps.log("swept pending uploads", result);
-    },
-  };
-}
+/** Completes two-stage uploads whose bytes arrived unannounced; abandons expired ones. */
+export const uploadSweepJob = defineJob({
+  name: "upload.sweep",
+  // Periodic and self-healing: a failed run is simply the next run's work.
+  queue: { retryLimit: 0, expireInSeconds: 300, deadLetter: "upload.sweep.dead", policy: "singleton" },
+  concurrency: 1,
+  schedule: "* * * * *",
+  async handle(_job: Job<Record<string, never>>, { uploads }: { uploads: AssetUploadService }) {
+    return uploads.sweepPendingUploads();
+  },
+});
+
+export const assetJobs = [uploadSweepJob] as const;
