@@ -4,8 +4,7 @@ import { parseArgs } from "node:util";
 import pino from "pino";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createDeps } from "./deps.ts";
-import { reconcileOrphans } from "./modules/blob/blob.orphans.ts";
-import { ORPHAN_MIN_AGE_SECONDS } from "./modules/blob/blob.jobs.ts";
+import { ORPHAN_MIN_AGE_SECONDS, reconcileBlobStore } from "./modules/blob/blob.reconcile.ts";
 import { resolveRuntime } from "./runtime.ts";
 
 const USAGE = `Usage: npm run --silent cli -- <command> [options]
@@ -15,8 +14,9 @@ Commands:
   create-org --name <name> [--quota <bytes>] [--max-file-size <bytes>]   print the new organization id
   create-space --name <name> [--org <org_id>]              print the new space id
   usage [--org <org_id>]                                   print storage usage as JSON
-  orphans [--dry-run] [--min-age <seconds>]                delete objects with no row, mark rows with no object FAILED;
+  reconcile [--dry-run] [--min-age <seconds>]              delete objects with no row, mark rows with no object FAILED;
                                                            prints a JSON report (--dry-run changes nothing)
+  orphans ...                                              the same as reconcile (its former name)
 `;
 
 async function main(argv: string[]) {
@@ -80,8 +80,9 @@ async function main(argv: string[]) {
         process.stdout.write(JSON.stringify(out, null, 2) + "\n");
         break;
       }
+      case "reconcile":
       case "orphans": {
-        const report = await reconcileOrphans(deps, {
+        const report = await reconcileBlobStore(deps, {
           dryRun: values["dry-run"],
           minAgeSeconds: values["min-age"] ? Number(values["min-age"]) : ORPHAN_MIN_AGE_SECONDS,
         });

@@ -227,7 +227,8 @@ const sections = {
   workers: section({
     run: setting("RUN_WORKERS", bool, {
       default: true,
-      description: "Run background job workers in this process (set `false` on API-only replicas)",
+      description:
+        "Run the background job workers and schedules in this process. `false` makes an API-only process: it still enqueues (and creates the queues), and `npm run worker` processes run the jobs",
     }),
   }),
 

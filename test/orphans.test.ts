@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { randomToken } from "../src/ids.ts";
-import { reconcileOrphans } from "../src/modules/blob/blob.orphans.ts";
+import { reconcileBlobStore } from "../src/modules/blob/blob.reconcile.ts";
 import { AssetAtPathDocument, CreateAssetUploadDocument } from "./generated/graphql.ts";
 import { buildTestApp, type TestApp } from "./harness.ts";
 import { runCli } from "./support/processes.ts";
@@ -31,7 +31,7 @@ it("finds objects without rows and rows without objects, and fixes both unless i
   const strays = [randomToken(20), randomToken(20)];
   for (const key of strays) await putObject(key);
 
-  const dry = await reconcileOrphans(t.deps, { dryRun: true, minAgeSeconds: 0 });
+  const dry = await reconcileBlobStore(t.deps, { dryRun: true, minAgeSeconds: 0 });
   expect(dry.orphanObjectCount).toBe(2);
   expect(dry.orphanObjects.sort()).toEqual([...strays].sort());
   expect(dry.missingObjects).toEqual([{ id: vanishedBlob.id, key: vanishedBlob.key }]);
@@ -40,11 +40,11 @@ it("finds objects without rows and rows without objects, and fixes both unless i
   expect((await t.deps.prisma.blob.findUniqueOrThrow({ where: { id: vanishedBlob.id } })).status).toBe("READY");
 
   // Too young to judge: an upload writes its object before its row commits.
-  const young = await reconcileOrphans(t.deps, { dryRun: false, minAgeSeconds: 3600 });
+  const young = await reconcileBlobStore(t.deps, { dryRun: false, minAgeSeconds: 3600 });
   expect(young.skippedYoungObjects).toBe(2);
   for (const key of strays) expect(await t.deps.blobStore.head(key)).not.toBeNull();
 
-  const real = await reconcileOrphans(t.deps, { dryRun: false, minAgeSeconds: 0 });
+  const real = await reconcileBlobStore(t.deps, { dryRun: false, minAgeSeconds: 0 });
   expect(real.orphanObjectCount).toBe(2);
   for (const key of strays) expect(await t.deps.blobStore.head(key)).toBeNull();
   const failed = await t.deps.prisma.blob.findUniqueOrThrow({ where: { id: vanishedBlob.id } });
@@ -54,7 +54,7 @@ it("finds objects without rows and rows without objects, and fixes both unless i
   // The pending upload is left to the upload sweep.
   expect(await t.deps.prisma.blob.count({ where: { status: "PENDING", spaceId: w.space.id } })).toBe(1);
 
-  const clean = await reconcileOrphans(t.deps, { dryRun: false, minAgeSeconds: 0 });
+  const clean = await reconcileBlobStore(t.deps, { dryRun: false, minAgeSeconds: 0 });
   expect(clean).toMatchObject({ orphanObjectCount: 0, missingObjectCount: 0 });
 });
 

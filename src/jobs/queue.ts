@@ -1,16 +1,30 @@
 // Job queue over pg-boss on the application database. `send` can join a Prisma
 // transaction, so a job is enqueued exactly when the change that needs it commits.
+//
+// Two pg-boss instances, so that only a process that works does job work:
+//   - the sender (every process) creates the queues and sends; it runs no
+//     workers, no cron clock and no maintenance;
+//   - the worker (started by `work()`, in processes with RUN_WORKERS or in
+//     `npm run worker`) runs the job workers, the cron clock (pg-boss's
+//     timekeeper is itself a worker) and maintenance (expiry, retention).
 import PgBoss from "pg-boss";
 import type { Tx } from "../db/prisma.ts";
-import { type JobHandlers, type JobMap, type JobName, QUEUE_OPTIONS, SCHEDULES } from "./catalogue.ts";
+import type { Logger } from "../deps.ts";
+import { checkJobSpecs, type JobSpec } from "./job-spec.ts";
+import { type JobDeps, type JobMap, type JobName, JOBS } from "./registry.ts";
 
 export type JobQueue = {
+  /** Creates (or brings in step with the specs) every job's queue and dead letter queue. */
   start(): Promise<void>;
+  /** Lets running jobs finish (up to 5 s), then closes both pools. */
   stop(): Promise<void>;
   send<K extends JobName>(name: K, data: JobMap[K], options?: { tx?: Tx; startAfterSeconds?: number }): Promise<void>;
-  /** Starts workers for every job in the catalogue, and the clock for scheduled ones. */
-  work(handlers: JobHandlers, options?: { pollingIntervalSeconds?: number }): Promise<void>;
+  /** Starts this process's workers (`concurrency` per job) and declares the schedules. */
+  work(deps: JobDeps, options?: { pollingIntervalSeconds?: number }): Promise<void>;
 };
+
+const SCHEMA = "pgboss";
+const SPECS: readonly JobSpec<JobName, object, JobDeps>[] = JOBS;
 
 /** pg-boss's `db` hook, routed through an open Prisma transaction. */
 function transactionDb(tx: Tx): PgBoss.Db {
@@ -19,38 +33,78 @@ function transactionDb(tx: Tx): PgBoss.Db {
   };
 }
 
-export function createJobQueue(options: { databaseUrl: string; log?: (msg: string, err?: unknown) => void }): JobQueue {
-  const boss = new PgBoss({ connectionString: options.databaseUrl, schema: "pgboss", max: 4 });
-  boss.on("error", (e) => options.log?.("pg-boss error", e));
+/** Runs one fetched job through its spec's handler; logs the outcome with the job's id. */
+async function runJob(spec: JobSpec<JobName, object, JobDeps>, job: PgBoss.JobWithMetadata<object>, deps: JobDeps, logger: Logger) {
+  // pg-boss counts retries from 0 on the first run; handlers see attempts from 1.
+  const attempt = job.retryCount + 1;
+  const fields = { job: spec.name, jobId: job.id, attempt };
+  const started = Date.now();
+  try {
+    const output = await spec.handle({ id: job.id, attempt, data: job.data }, deps);
+    logger.info({ ...fields, ms: Date.now() - started, ...(output ? { output } : {}) }, "job done");
+    return output;
+  } catch (err) {
+    const last = job.retryCount >= job.retryLimit;
+    logger[last ? "error" : "warn"]({ ...fields, err }, last ? `job failed; dead-lettered to ${spec.queue.deadLetter}` : "job failed; will retry");
+    throw err;
+  }
+}
+
+export function createJobQueue(options: { databaseUrl: string; logger: Logger }): JobQueue {
+  const { logger } = options;
+  checkJobSpecs(SPECS);
+  const onError = (err: unknown) => logger.error({ err }, "pg-boss error");
+  const sender = new PgBoss({ connectionString: options.databaseUrl, schema: SCHEMA, max: 4, schedule: false, supervise: false });
+  sender.on("error", onError);
+  let worker: PgBoss | undefined;
   let started = false;
 
   return {
     async start() {
-      await boss.start();
+      await sender.start();
       started = true;
-      for (const name of Object.keys(QUEUE_OPTIONS) as JobName[]) {
-        await boss.createQueue(name, { name, ...QUEUE_OPTIONS[name] });
+      for (const spec of SPECS) {
+        const queue = { name: spec.name, ...spec.queue };
+        // A queue's dead letter must exist first (a foreign key).
+        await sender.createQueue(queue.deadLetter, { name: queue.deadLetter });
+        await sender.createQueue(queue.name, queue);
+        // createQueue leaves an existing queue as it was; this applies a changed spec.
+        await sender.updateQueue(queue.name, queue);
       }
     },
     async stop() {
-      if (started) await boss.stop({ graceful: true, wait: true, timeout: 5000 });
+      // The worker first: its running jobs may still send.
+      if (worker) await worker.stop({ graceful: true, wait: true, timeout: 5000 });
+      worker = undefined;
+      if (started) await sender.stop({ graceful: true, wait: true, timeout: 5000 });
       started = false;
     },
     async send(name, data, sendOptions = {}) {
-      await boss.send(name, data as object, {
+      await sender.send(name, data, {
         ...(sendOptions.tx ? { db: transactionDb(sendOptions.tx) } : {}),
         ...(sendOptions.startAfterSeconds ? { startAfter: sendOptions.startAfterSeconds } : {}),
       });
     },
-    async work(handlers, workOptions = {}) {
-      for (const name of Object.keys(handlers) as JobName[]) {
-        const handler = handlers[name] as (data: unknown) => Promise<void>;
-        await boss.work<unknown>(name, { pollingIntervalSeconds: workOptions.pollingIntervalSeconds ?? 2 }, async (jobs) => {
-          for (const job of jobs) await handler(job.data);
-        });
+    async work(deps, workOptions = {}) {
+      if (worker) throw new Error("workers already started");
+      worker = new PgBoss({ connectionString: options.databaseUrl, schema: SCHEMA, max: 4 });
+      worker.on("error", onError);
+      await worker.start();
+      const fetchOptions = { batchSize: 1, includeMetadata: true as const, pollingIntervalSeconds: workOptions.pollingIntervalSeconds ?? 2 };
+      for (const spec of SPECS) {
+        // `concurrency` workers of one job each (see JobSpec.concurrency): pg-boss completes
+        // or fails a fetched batch as a whole, so jobs are never batched together.
+        for (let i = 0; i < spec.concurrency; i++) {
+          await worker.work<object>(spec.name, fetchOptions, ([job]) => runJob(spec, job!, deps, logger));
+        }
       }
-      // pg-boss keeps one schedule per name across processes, so every worker may (re)declare it.
-      for (const [name, cron] of Object.entries(SCHEDULES)) await boss.schedule(name, cron, {}, { tz: "UTC" });
+      // pg-boss keeps one schedule per name across processes, so every worker may (re)declare
+      // it; schedules no spec declares any more (a renamed job) are dropped.
+      const declared = new Map(SPECS.flatMap((s) => (s.schedule ? [[s.name as string, s.schedule] as const] : [])));
+      for (const schedule of await worker.getSchedules()) {
+        if (!declared.has(schedule.name)) await worker.unschedule(schedule.name);
+      }
+      for (const [name, cron] of declared) await worker.schedule(name, cron, {}, { tz: "UTC" });
     },
   };
 }

@@ -1,4 +1,4 @@
-// Runs Cabinet's real entrypoints (server, CLI) as child processes, the way a
+// Runs Cabinet's real entrypoints (server, worker, CLI) as child processes, the way a
 // user would after `npm install`.
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
@@ -14,18 +14,19 @@ export function spawnTs(script: string, args: string[], env: Record<string, stri
 }
 
 export type Server = { child: ChildProcess; stdout: () => string; stderr: () => string; url: string; stop(): Promise<number | null> };
+export type Worker = Omit<Server, "url">;
 
-/** Starts src/main.ts and resolves once it logs where GraphQL lives. */
-export async function startServer(env: Record<string, string>, port: number, timeoutMs = 60_000): Promise<Server> {
-  const child = spawnTs("src/main.ts", [], { PORT: String(port), HOST: "127.0.0.1", ...env });
+/** Spawns `script` and resolves once its stdout contains `ready`; stop() sends SIGTERM. */
+async function startProcess(script: string, env: Record<string, string>, ready: string, timeoutMs: number): Promise<Worker> {
+  const child = spawnTs(script, [], env);
   let out = "";
   let err = "";
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (err += d));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}\n${err}`)), timeoutMs);
+    const timer = setTimeout(() => reject(new Error(`${script} did not start:\n${out}\n${err}`)), timeoutMs);
     const check = () => {
-      if (out.includes("GraphQL (with GraphiQL) at")) {
+      if (out.includes(ready)) {
         clearTimeout(timer);
         resolve();
       }
@@ -33,14 +34,13 @@ export async function startServer(env: Record<string, string>, port: number, tim
     child.stdout!.on("data", check);
     child.once("exit", (code) => {
       clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${out}\n${err}`));
+      reject(new Error(`${script} exited with ${code}:\n${out}\n${err}`));
     });
   });
   return {
     child,
     stdout: () => out,
     stderr: () => err,
-    url: `http://127.0.0.1:${port}`,
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve(child.exitCode);
@@ -48,6 +48,17 @@ export async function startServer(env: Record<string, string>, port: number, tim
         child.kill("SIGTERM");
       }),
   };
+}
+
+/** Starts src/main.ts and resolves once it logs where GraphQL lives. */
+export async function startServer(env: Record<string, string>, port: number, timeoutMs = 60_000): Promise<Server> {
+  const server = await startProcess("src/main.ts", { PORT: String(port), HOST: "127.0.0.1", ...env }, "GraphQL (with GraphiQL) at", timeoutMs);
+  return { ...server, url: `http://127.0.0.1:${port}` };
+}
+
+/** Starts src/worker.ts (`npm run worker`) and resolves once its workers run. */
+export function startWorker(env: Record<string, string>, timeoutMs = 60_000): Promise<Worker> {
+  return startProcess("src/worker.ts", env, "worker ready", timeoutMs);
 }
 
 /** Runs src/cli.ts to completion. */

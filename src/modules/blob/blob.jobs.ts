@@ -1,28 +1,53 @@
-// Job handlers for blobs. Idempotent: deleting a missing object succeeds.
-import type { JobHandlers } from "../../jobs/catalogue.ts";
+// Jobs of the blob lifecycle. All are idempotent: deleting a missing object
+// succeeds, reconciling twice finds nothing the second time, and a sweep only
+// acts on uploads that are still pending.
 import type { PrismaClient } from "../../db/prisma.ts";
+import { defineJob, type Job } from "../../jobs/job-spec.ts";
 import type { BlobStore } from "../../storage/blob-store.ts";
-import { reconcileOrphans } from "./blob.orphans.ts";
-
-/** An object younger than this may belong to an upload whose row is about to commit. */
-export const ORPHAN_MIN_AGE_SECONDS = 3600;
+import type { BlobService } from "./blob.service.ts";
+import { ORPHAN_MIN_AGE_SECONDS, reconcileBlobStore } from "./blob.reconcile.ts";
 
 const PARALLEL_DELETES = 8;
 
-export function blobJobHandlers(deps: {
-  prisma: PrismaClient;
-  blobStore: BlobStore;
-  log: (msg: string, fields: object) => void;
-}): Pick<JobHandlers, "blob.purge" | "blob.orphans"> {
-  return {
-    "blob.orphans": async ({ dryRun }) => {
-      const report = await reconcileOrphans(deps, { dryRun: !!dryRun, minAgeSeconds: ORPHAN_MIN_AGE_SECONDS });
-      deps.log("reconciled blob store and rows", report);
-    },
-    "blob.purge": async ({ keys }) => {
-      for (let i = 0; i < keys.length; i += PARALLEL_DELETES) {
-        await Promise.all(keys.slice(i, i + PARALLEL_DELETES).map((key) => deps.blobStore.delete(key)));
-      }
-    },
-  };
-}
+/** Deletes objects from the blob store after the rows that owned them were committed away. */
+export const purgeJob = defineJob({
+  name: "blob.purge",
+  // A store outage must not lose a purge: 10 retries from 5 s, doubling (at least 85 minutes in
+  // all), then the dead letter queue.
+  queue: { retryLimit: 10, retryDelay: 5, retryBackoff: true, expireInSeconds: 300, deadLetter: "blob.purge.dead" },
+  // Up to 4 jobs × 8 deletes = 32 requests in flight per worker process.
+  concurrency: 4,
+  async handle({ data }: Job<{ keys: string[] }>, { blobStore }: { blobStore: BlobStore }) {
+    const { keys } = data;
+    for (let i = 0; i < keys.length; i += PARALLEL_DELETES) {
+      await Promise.all(keys.slice(i, i + PARALLEL_DELETES).map((key) => blobStore.delete(key)));
+    }
+    return { deleted: keys.length };
+  },
+});
+
+/** Deletes objects nobody owns; marks rows whose object vanished FAILED. */
+export const reconcileJob = defineJob({
+  name: "blob.reconcile",
+  // Periodic and self-healing: a failed run is simply the next run's work.
+  queue: { retryLimit: 0, expireInSeconds: 3600, deadLetter: "blob.reconcile.dead", policy: "singleton" },
+  concurrency: 1,
+  schedule: "17 3 * * *",
+  async handle({ data }: Job<{ dryRun?: boolean }>, deps: { prisma: PrismaClient; blobStore: BlobStore }) {
+    return reconcileBlobStore(deps, { dryRun: !!data.dryRun, minAgeSeconds: ORPHAN_MIN_AGE_SECONDS });
+  },
+});
+
+/** Completes two-stage uploads whose bytes arrived unannounced; abandons expired ones. */
+export const uploadSweepJob = defineJob({
+  name: "upload.sweep",
+  // Periodic and self-healing: a failed run is simply the next run's work.
+  queue: { retryLimit: 0, expireInSeconds: 300, deadLetter: "upload.sweep.dead", policy: "singleton" },
+  concurrency: 1,
+  schedule: "* * * * *",
+  async handle(_job: Job<Record<string, never>>, { blobs }: { blobs: BlobService }) {
+    return blobs.sweepPendingUploads();
+  },
+});
+
+export const blobJobs = [purgeJob, reconcileJob, uploadSweepJob] as const;

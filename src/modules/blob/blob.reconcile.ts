@@ -7,7 +7,7 @@
 import type { PrismaClient } from "../../db/prisma.ts";
 import type { BlobListEntry, BlobStore } from "../../storage/blob-store.ts";
 
-export type OrphanReport = {
+export type ReconcileReport = {
   dryRun: boolean;
   objectsScanned: number;
   /** Objects without a row, deleted (or, in a dry run, that would be). */
@@ -20,6 +20,9 @@ export type OrphanReport = {
   missingObjectCount: number;
   missingObjects: { id: string; key: string }[];
 };
+
+/** An object younger than this may belong to an upload whose row is about to commit. */
+export const ORPHAN_MIN_AGE_SECONDS = 3600;
 
 const ROW_BATCH = 1000;
 /** Reported keys are capped so a report stays readable; the counts go on. */
@@ -45,13 +48,13 @@ async function keysWithRows(prisma: PrismaClient, keys: string[]): Promise<Set<s
   return new Set(rows.map((r) => r.key));
 }
 
-export async function reconcileOrphans(
+export async function reconcileBlobStore(
   deps: { prisma: PrismaClient; blobStore: BlobStore },
   options: { dryRun: boolean; minAgeSeconds: number; now?: Date },
-): Promise<OrphanReport> {
+): Promise<ReconcileReport> {
   const { prisma, blobStore } = deps;
   const youngerThan = (options.now ?? new Date()).getTime() - options.minAgeSeconds * 1000;
-  const report: OrphanReport = {
+  const report: ReconcileReport = {
     dryRun: options.dryRun, objectsScanned: 0, orphanObjectCount: 0, orphanObjects: [], skippedYoungObjects: 0, missingObjectCount: 0, missingObjects: [],
   };
   let missing: { id: string; key: string }[] = [];

@@ -1,0 +1,31 @@
+// Worker-only entrypoint (`npm run worker`): embedded defaults if needed ->
+// migrate -> deps -> job workers and schedules. No HTTP. Run as many as the job
+// load needs, beside API processes started with RUN_WORKERS=false; they share
+// the database (jobs live in pg-boss there) and the blob store.
+import pino from "pino";
+import { loadConfig } from "./config.ts";
+import { createDeps } from "./deps.ts";
+import { JOBS } from "./jobs/registry.ts";
+import { resolveRuntime } from "./runtime.ts";
+import { exitOnStartupError, shutdownOnSignals } from "./shutdown.ts";
+
+async function main() {
+  const config = loadConfig();
+  const logger = pino({ level: config.log.level });
+  const runtime = await resolveRuntime(config, (msg) => logger.info(msg));
+  const deps = await createDeps(config, runtime, { logger });
+
+  // A worker process works whatever RUN_WORKERS says: that setting is for API processes.
+  await deps.startWorkers();
+  const jobs = JOBS.map((j) => `${j.name} (concurrency ${j.concurrency})`).join(", ");
+  logger.info(`worker ready: ${jobs}`);
+  logger.info(`storage: ${deps.blobStore.driver}${runtime.embedded ? "; database: embedded PostgreSQL" : ""}`);
+
+  // Workers first: running jobs finish (up to 5 s) while the database is still there.
+  shutdownOnSignals(logger, [
+    ["closing deps", () => deps.close()],
+    ["stopping database", () => runtime.stopDatabase()],
+  ]);
+}
+
+main().catch((e) => exitOnStartupError(e, "Cabinet worker"));
