@@ -4,6 +4,13 @@
 //   - a token with every permission on ANOTHER space -> NOT_FOUND (or null)
 //   - a token holding only that permission -> success
 // Other spaces must always look like ids that do not exist.
+// Below the matrix: seeing a space (any grant), and organization-level operations.
+// Not space-scoped, so covered elsewhere: viewer, account and organization (the
+// caller's own); createApiToken, revokeApiToken, Account.tokens and node(id) of
+// accounts and tokens (accounts.test.ts, node.test.ts).
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { Readable } from "node:stream";
 import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -14,19 +21,30 @@ import { uploadAsset } from "./support/upload.ts";
 let t: TestApp;
 let w: Awaited<ReturnType<TestApp["factories"]["world"]>>;
 let otherSpaceToken: string;
+// importAssetFromUrl's source: a local server the importer is allowed to reach (IMPORT_ALLOW_HOSTS).
+let source: http.Server;
+let sourceUrl: string;
 
 beforeAll(async () => {
-  t = await buildTestApp({ workers: false });
+  source = http.createServer((_req, res) => res.writeHead(200, { "content-type": "text/plain" }).end("imported"));
+  await new Promise<void>((r) => source.listen(0, "127.0.0.1", r));
+  sourceUrl = `http://127.0.0.1:${(source.address() as AddressInfo).port}/file.txt`;
+  t = await buildTestApp({ workers: false, env: { IMPORT_ALLOW_HOSTS: "127.0.0.1" } });
   w = await t.factories.world();
   const other = await t.factories.space(w.org.id, "other");
   otherSpaceToken = (await t.factories.member(w.org.id, other.id, [...PERMISSIONS])).token;
 });
-afterAll(() => t?.close());
+afterAll(async () => {
+  await t?.close();
+  await new Promise((r) => source?.close(r));
+});
 
 type Targets = Record<string, string>;
 type Op = {
   name: string;
   permission: Permission;
+  /** Further permissions the operation needs besides `permission`; granted alongside it in the allowed case. */
+  companions?: Permission[];
   /** Creates what the operation acts on (as the admin), fresh for each run. */
   setup?: () => Promise<Targets>;
   run: (token: string | undefined, targets: Targets) => Promise<GraphQLResponse<Record<string, unknown>>>;
@@ -45,6 +63,25 @@ async function adminFile(path: string) {
   const res = await uploadAsset(t.graphqlUrl, { token: w.adminToken, spaceId: w.space.id, path, body: "content", createParents: true });
   return res.data!.uploadAsset.id;
 }
+/** Starts a two-stage upload as the admin; returns the pending asset's id. */
+async function adminPendingUpload(path: string, body: string) {
+  const res = await gql(
+    `mutation($s: ID!, $p: String!, $n: SafeInt!) { createAssetUpload(input: { spaceId: $s, path: $p, mimeType: "text/plain", size: $n, createParents: true }) { asset { id } } }`,
+    { s: w.space.id, p: path, n: Buffer.byteLength(body) },
+    w.adminToken,
+  );
+  return (res.data!.createAssetUpload as { asset: { id: string } }).asset.id;
+}
+/** The bytes of a pending upload arrive in the store, as a client's PUT to S3 leaves them (nothing completes it). */
+async function bytesArrive(assetId: string, body: string) {
+  const blob = await t.deps.prisma.blob.findFirstOrThrow({ where: { uploadEntryId: assetId, status: "PENDING" } });
+  await t.deps.blobStore.put(blob.key, Readable.from([Buffer.from(body)]), { contentType: "text/plain", size: Buffer.byteLength(body) });
+}
+const createUpload = (token: string | undefined, path: string) =>
+  gql(`mutation($s: ID!, $p: String!) { createAssetUpload(input: { spaceId: $s, path: $p, mimeType: "text/plain", size: 5 }) { asset { id } uploadRequest { url } } }`, { s: w.space.id, p: path }, token);
+const importFromUrl = (token: string | undefined, path: string) =>
+  gql(`mutation($s: ID!, $p: String!, $u: String!) { importAssetFromUrl(input: { spaceId: $s, path: $p, url: $u }) { id size } }`, { s: w.space.id, p: path, u: sourceUrl }, token);
+
 async function subscribeOnce(token: string | undefined, spaceId: string): Promise<GraphQLResponse<Record<string, unknown>>> {
   const client = createClient({ url: t.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: token ? { authorization: `Bearer ${token}` } : {} });
   try {
@@ -97,6 +134,13 @@ const OPS: Op[] = [
     nullWhenHidden: (res) => res.data?.node,
   },
   {
+    name: "nodes(ids) of an entry",
+    permission: "assets:read",
+    setup: async () => ({ id: await adminFolder(unique("nodes")) }),
+    run: (token, { id }) => gql(`query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, { ids: [id!] }, token),
+    nullWhenHidden: (res) => (res.data?.nodes as unknown[] | undefined)?.[0],
+  },
+  {
     name: "spaceEvents",
     permission: "assets:read",
     run: (token) => subscribeOnce(token, w.space.id),
@@ -114,6 +158,7 @@ const OPS: Op[] = [
   {
     name: "uploadAsset (overwrite)",
     permission: "assets:update",
+    companions: ["assets:create"],
     setup: async () => {
       const path = `${unique("ow")}.txt`;
       await adminFile(path);
@@ -121,6 +166,54 @@ const OPS: Op[] = [
     },
     // Overwriting needs create (to upload) and update (to replace): the matrix grants create alongside.
     run: (token, { path }) => uploadAsset(t.graphqlUrl, { token, spaceId: w.space.id, path: path!, body: "y" }) as never,
+  },
+  {
+    name: "createAssetUpload (new file)",
+    permission: "assets:create",
+    run: (token) => createUpload(token, `${unique("two-stage")}.txt`),
+  },
+  {
+    name: "createAssetUpload (overwrite)",
+    permission: "assets:update",
+    companions: ["assets:create"],
+    setup: async () => {
+      const path = `${unique("two-stage-ow")}.txt`;
+      await adminFile(path);
+      return { path };
+    },
+    run: (token, { path }) => createUpload(token, path!),
+  },
+  {
+    name: "renewAssetUpload",
+    permission: "assets:create",
+    setup: async () => ({ id: await adminPendingUpload(`${unique("renew")}.txt`, "hello") }),
+    run: (token, { id }) => gql(`mutation($id: ID!) { renewAssetUpload(id: $id) { uploadRequest { url } } }`, { id: id! }, token),
+  },
+  {
+    name: "completeAssetUpload",
+    permission: "assets:create",
+    setup: async () => {
+      const id = await adminPendingUpload(`${unique("complete")}.txt`, "hello");
+      await bytesArrive(id, "hello");
+      return { id };
+    },
+    run: (token, { id }) => gql(`mutation($id: ID!) { completeAssetUpload(id: $id) { id status } }`, { id: id! }, token),
+  },
+  {
+    name: "importAssetFromUrl (new file)",
+    permission: "assets:create",
+    run: (token) => importFromUrl(token, `${unique("import")}.txt`),
+  },
+  {
+    name: "importAssetFromUrl (overwrite)",
+    permission: "assets:update",
+    companions: ["assets:create"],
+    setup: async () => {
+      const path = `${unique("import-ow")}.txt`;
+      await adminFile(path);
+      return { path };
+    },
+    run: (token, { path }) => importFromUrl(token, path!),
   },
   {
     name: "renameEntry",
@@ -159,8 +252,8 @@ const OPS: Op[] = [
   },
 ];
 
-/** The overwrite case needs assets:create as well; every other operation needs exactly one permission. */
-const companions = (op: Op): Permission[] => (op.name === "uploadAsset (overwrite)" ? ["assets:create"] : []);
+/** Overwrites need assets:create as well; every other operation needs exactly one permission. */
+const companions = (op: Op): Permission[] => op.companions ?? [];
 
 describe.each(OPS)("$name ($permission)", (op) => {
   const targets = async () => (op.setup ? op.setup() : {});
@@ -189,6 +282,36 @@ describe.each(OPS)("$name ($permission)", (op) => {
     const res = await op.run(token, await targets());
     expect(res.errors).toBeUndefined();
     expect(res.data).toBeTruthy();
+  });
+});
+
+// Seeing a space itself needs no particular permission: any grant on it will do
+// (organization admins see them all). Its tree still needs assets:read (Space.root above).
+describe("space visibility: space(id), spaces, node(id) of a space", () => {
+  const spaceById = (token?: string) => gql(`query($s: ID!) { space(id: $s) { id name usedBytes } }`, { s: w.space.id }, token);
+  const spaceNode = (token?: string) => gql(`query($s: ID!) { node(id: $s) { id } }`, { s: w.space.id }, token);
+  const listed = async (token?: string) => {
+    const res = await gql(`{ spaces(first: 100) { edges { node { id } } } }`, {}, token);
+    return { res, ids: ((res.data?.spaces as { edges: { node: { id: string } }[] } | undefined)?.edges ?? []).map((e) => e.node.id) };
+  };
+
+  it("no token: UNAUTHENTICATED", async () => {
+    expect(errorCode(await spaceById())).toBe("UNAUTHENTICATED");
+    expect(errorCode(await spaceNode())).toBe("UNAUTHENTICATED");
+    expect(errorCode((await listed()).res)).toBe("UNAUTHENTICATED");
+  });
+
+  it("full rights on another space only: null, and not listed", async () => {
+    expect((await spaceById(otherSpaceToken)).data?.space).toBeNull();
+    expect((await spaceNode(otherSpaceToken)).data?.node).toBeNull();
+    expect((await listed(otherSpaceToken)).ids).not.toContain(w.space.id);
+  });
+
+  it.each(PERMISSIONS)("a grant of just %s: visible and listed", async (permission) => {
+    const { token } = await t.factories.member(w.org.id, w.space.id, [permission]);
+    expect((await spaceById(token)).data?.space).toMatchObject({ id: w.space.id });
+    expect((await spaceNode(token)).data?.node).toEqual({ id: w.space.id });
+    expect((await listed(token)).ids).toEqual([w.space.id]);
   });
 });
 

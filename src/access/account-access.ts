@@ -8,9 +8,22 @@ import type { Viewer } from "./viewer.ts";
 
 type AccountRef = { id: string; organizationId: string };
 
-/** An account manages itself; an organization admin manages every account of the organization. */
+/**
+ * An account manages itself; an organization admin manages every account of
+ * the organization. The one account rule: it also decides who sees an account
+ * or a token through node(id), and who lists an account's tokens.
+ */
 export function canManageAccount(viewer: Viewer, account: AccountRef): boolean {
   return account.id === viewer.accountId || (viewer.isOrgAdmin && account.organizationId === viewer.organizationId);
+}
+
+/**
+ * Throws FORBIDDEN unless the viewer manages `account` (reading its tokens).
+ * FORBIDDEN, not NOT_FOUND: the account itself is no secret to readers of a
+ * space (it shows as an entry's `createdBy`); only its tokens are.
+ */
+export function assertManagesAccount(viewer: Viewer, account: AccountRef): void {
+  if (!canManageAccount(viewer, account)) throw errors.forbidden("organization:admin");
 }
 
 /** Loads an account the viewer may manage (create tokens for, list tokens of). */

@@ -8,6 +8,11 @@ import type { Viewer } from "./viewer.ts";
 
 type SpaceRef = { id: string; organizationId: string };
 
+/** node(id) of an entry (folder or file): visible to whoever may read the assets of its space. */
+export function canSeeEntry(viewer: Viewer, entry: { space: SpaceRef }): boolean {
+  return hasPermission(viewer, entry.space, "assets:read");
+}
+
 /**
  * Loads an entry (with its space's id and organization) and checks
  * `permission` on its space: NOT_FOUND when the viewer cannot see it, as for

@@ -1,4 +1,6 @@
-// Imports every module's GraphQL file (each registers its types on the builder), then builds.
+// Imports every module's GraphQL file (each registers its types on the builder,
+// and its node(id) loader), then builds and checks every Node type has a loader.
+import { assertNodeLoadersComplete } from "../modules/node/node-registry.ts";
 import { builder } from "./builder.ts";
 import "../modules/organization/organization.graphql.ts";
 import "../modules/account/account.graphql.ts";
@@ -9,3 +11,4 @@ import "../modules/grant/grant.graphql.ts";
 import "../modules/node/node.graphql.ts";
 
 export const schema = builder.toSchema({ sortSchema: true });
+assertNodeLoadersComplete(schema);

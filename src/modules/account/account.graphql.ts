@@ -1,9 +1,9 @@
 // Account and ApiToken types; `viewer`: who am I, and what may I
 // do; creating accounts and issuing and revoking tokens.
-import { canManageAccount } from "../../access/account-access.ts";
+import { assertManagesAccount, canManageAccount } from "../../access/account-access.ts";
 import type { ApiToken } from "../../generated/prisma/client.ts";
-import { errors } from "../../errors.ts";
 import { builder } from "../../graphql/builder.ts";
+import { registerNodeLoader } from "../node/node-registry.ts";
 
 export const AccountKindEnum = builder.enumType("AccountKind", { values: ["USER", "SERVICE"] as const });
 
@@ -20,7 +20,7 @@ export const AccountRef = builder.prismaNode("Account", {
       description: "The account's API tokens, newest first, revoked ones included. For the account itself and organization admins.",
       resolve: async (query, account, _args, ctx) => {
         // Accounts are also reachable as `createdBy` by anyone reading a space; their tokens are not.
-        if (!canManageAccount(await ctx.viewer(), account)) throw errors.forbidden("organization:admin");
+        assertManagesAccount(await ctx.viewer(), account);
         return ctx.prisma.apiToken.findMany({ ...query, where: { accountId: account.id }, orderBy: [{ createdAt: "desc" }, { id: "asc" }] });
       },
     }),
@@ -37,6 +37,17 @@ export const ApiTokenRef = builder.prismaNode("ApiToken", {
     revokedAt: t.expose("revokedAt", { type: "DateTime", nullable: true }),
     account: t.relation("account"),
   }),
+});
+
+// node(id) shows accounts and tokens to those who manage the account, like the token mutations.
+registerNodeLoader("Account", [AccountRef], async (id, viewer, ctx) => {
+  const account = await ctx.prisma.account.findUnique({ where: { id } });
+  return account && canManageAccount(viewer, account) ? { type: AccountRef, node: account } : null;
+});
+
+registerNodeLoader("ApiToken", [ApiTokenRef], async (id, viewer, ctx) => {
+  const token = await ctx.prisma.apiToken.findUnique({ where: { id }, include: { account: { select: { id: true, organizationId: true } } } });
+  return token && canManageAccount(viewer, token.account) ? { type: ApiTokenRef, node: token } : null;
 });
 
 type SpacePermissions = { spaceId: string; permissions: string[] };

@@ -1,7 +1,9 @@
 // Asset (a FILE entry) and its uploads. uploadAsset: GraphQL multipart upload (graphql-upload-minimal in front of
 // yoga, see app.ts), streamed to the blob store by asset.service.ts.
+import { canSeeEntry } from "../../access/entry-access.ts";
 import { builder } from "../../graphql/builder.ts";
-import { EntryRef } from "../entry/entry.graphql.ts";
+import { EntryRef, FolderRef } from "../entry/entry.graphql.ts";
+import { registerNodeLoader } from "../node/node-registry.ts";
 
 export const BlobStatusEnum = builder.enumType("BlobStatus", { values: ["PENDING", "READY", "FAILED"] as const });
 export const DispositionEnum = builder.enumType("Disposition", {
@@ -46,6 +48,12 @@ export const AssetRef = builder.prismaNode("Entry", {
   }),
 });
 
+// Entry ids are Folders or Assets; registered here, the one module that knows both types.
+registerNodeLoader("Entry", [FolderRef, AssetRef], async (id, viewer, ctx) => {
+  const entry = await ctx.prisma.entry.findUnique({ where: { id }, include: { space: { select: { id: true, organizationId: true } } } });
+  if (!entry || !canSeeEntry(viewer, entry)) return null;
+  return { type: entry.kind === "FOLDER" ? FolderRef : AssetRef, node: entry };
+});
 
 const UploadAssetInput = builder.inputType("UploadAssetInput", {
   fields: (t) => ({

@@ -1,8 +1,9 @@
 // Space type, its queries, createSpace and the spaceEvents subscription.
-import { assertPermission, requireSpacePermission, visibleSpacesWhere } from "../../access/space-access.ts";
+import { assertPermission, canSeeSpace, requireSpacePermission, visibleSpacesWhere } from "../../access/space-access.ts";
 import { builder } from "../../graphql/builder.ts";
 import type { SpaceEvent } from "../../pubsub.ts";
 import { EntryKindEnum, FolderRef } from "../entry/entry.graphql.ts";
+import { registerNodeLoader } from "../node/node-registry.ts";
 
 export const SpaceRef = builder.prismaNode("Space", {
   id: { field: "id" },
@@ -19,6 +20,11 @@ export const SpaceRef = builder.prismaNode("Space", {
       },
     }),
   }),
+});
+
+registerNodeLoader("Space", [SpaceRef], async (id, viewer, ctx) => {
+  const space = await ctx.prisma.space.findUnique({ where: { id } });
+  return space && canSeeSpace(viewer, space) ? { type: SpaceRef, node: space } : null;
 });
 
 const SpaceEventTypeEnum = builder.enumType("SpaceEventType", { values: ["CREATED", "UPDATED", "MOVED", "DELETED"] as const });

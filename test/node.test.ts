@@ -1,0 +1,119 @@
+// node(id)/nodes(ids) through the per-module loader registry: every Node type
+// of the schema has a loader (checked at startup, and here), and each loader
+// shows its type exactly to the viewers its access/ rule allows.
+import { isObjectType } from "graphql";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { schema } from "../src/graphql/schema.ts";
+import { ID_PREFIXES } from "../src/ids.ts";
+import { nodeLoaderProblems, registeredNodeTypes, registerNodeLoader } from "../src/modules/node/node-registry.ts";
+import { buildTestApp, errorCode, type TestApp } from "./harness.ts";
+import { uploadAsset } from "./support/upload.ts";
+
+const nodeTypeNames = Object.values(schema.getTypeMap())
+  .filter((type) => isObjectType(type) && type.getInterfaces().some((i) => i.name === "Node"))
+  .map((type) => type.name)
+  .sort();
+
+describe("the registry is complete", () => {
+  it("has a loader for every Node type of the schema", () => {
+    expect(nodeTypeNames).toEqual(["Account", "ApiToken", "Asset", "Folder", "Organization", "Space"]);
+    expect(nodeLoaderProblems(schema)).toEqual([]);
+    const loaded = [...registeredNodeTypes().values()].flat().sort();
+    expect(loaded).toEqual(nodeTypeNames);
+    for (const kind of registeredNodeTypes().keys()) expect(ID_PREFIXES).toHaveProperty(kind);
+  });
+
+  it("names a Node type whose registration is missing", () => {
+    const withoutSpace = new Map(registeredNodeTypes());
+    withoutSpace.delete("Space");
+    expect(nodeLoaderProblems(schema, withoutSpace)).toEqual(['Space implements Node, but no registerNodeLoader("Space", …) returns it']);
+
+    // A loader that forgets one of its kind's types (a new Entry variant, say) is caught too.
+    const folderOnly = new Map(registeredNodeTypes());
+    folderOnly.set("Entry", ["Folder"]);
+    expect(nodeLoaderProblems(schema, folderOnly)).toEqual(['Asset implements Node, but no registerNodeLoader("Entry", …) returns it']);
+  });
+
+  it("names a registration of a type that is not a Node", () => {
+    const stray = new Map(registeredNodeTypes());
+    stray.set("SpaceGrant", ["SpaceGrant"]);
+    expect(nodeLoaderProblems(schema, stray)).toEqual(["the SpaceGrant loader returns SpaceGrant, which is not a Node type of the schema"]);
+  });
+
+  it("refuses a second loader for the same id kind", () => {
+    expect(() => registerNodeLoader("Space", [], async () => null)).toThrow(/registered twice/);
+  });
+});
+
+describe("each loader's visibility", () => {
+  let t: TestApp;
+  let w: Awaited<ReturnType<TestApp["factories"]["world"]>>;
+  let other: Awaited<ReturnType<TestApp["factories"]["world"]>>;
+  let ids: Record<string, string>;
+  let member: { account: { id: string }; token: string };
+  let peer: { account: { id: string }; token: string };
+
+  beforeAll(async () => {
+    t = await buildTestApp({ workers: false });
+    w = await t.factories.world();
+    other = await t.factories.world();
+    // A member of the space with just assets:read, and a second plain account of the organization.
+    member = await t.factories.member(w.org.id, w.space.id, ["assets:read"]);
+    peer = await t.factories.member(w.org.id, (await t.factories.space(w.org.id)).id, ["assets:read"]);
+    const folder = await t.gql<{ createFolder: { id: string } }, unknown>(`mutation($s: ID!) { createFolder(input: { spaceId: $s, path: "docs" }) { id } }`, { s: w.space.id }, w.adminToken);
+    const file = await uploadAsset(t.graphqlUrl, { token: w.adminToken, spaceId: w.space.id, path: "docs/a.txt", body: "a" });
+    ids = {
+      Organization: w.org.id,
+      Space: w.space.id,
+      Folder: folder.data!.createFolder.id,
+      Asset: file.data!.uploadAsset.id,
+      Account: member.account.id,
+      ApiToken: (await t.factories.token(member.account.id)).id,
+    };
+  });
+  afterAll(() => t?.close());
+
+  const typeOf = async (id: string, token: string) => {
+    const res = await t.gql<{ node: { __typename: string; id: string } | null }, unknown>(`query($id: ID!) { node(id: $id) { __typename id } }`, { id }, token);
+    expect(res.errors).toBeUndefined();
+    return res.data!.node ? `${res.data!.node.__typename}:${res.data!.node.id}` : null;
+  };
+
+  it("has a fixture for every Node type (a new type must be added here)", () => {
+    expect(Object.keys(ids).sort()).toEqual(nodeTypeNames);
+  });
+
+  it("shows every type to the organization admin, branded with its type", async () => {
+    for (const [type, id] of Object.entries(ids)) expect(await typeOf(id, w.adminToken)).toBe(`${type}:${id}`);
+  });
+
+  it("shows nothing to another organization's admin", async () => {
+    for (const id of Object.values(ids)) expect(await typeOf(id, other.adminToken)).toBeNull();
+  });
+
+  it("shows a member its space, its entries, its organization, itself and its tokens", async () => {
+    for (const [type, id] of Object.entries(ids)) expect(await typeOf(id, member.token)).toBe(`${type}:${id}`);
+  });
+
+  it("hides another account, its tokens and a space without a grant from a non-admin", async () => {
+    for (const id of [ids.Account!, ids.ApiToken!, ids.Space!, ids.Folder!, ids.Asset!]) expect(await typeOf(id, peer.token)).toBeNull();
+    expect(await typeOf(ids.Organization!, peer.token)).toBe(`Organization:${ids.Organization}`);
+  });
+
+  it("answers null for unknown prefixes and ids that do not exist", async () => {
+    for (const id of ["nope", "xyz_123", `${ID_PREFIXES.Space}_doesnotexist`, `${ID_PREFIXES.SpaceGrant}_x`, `${ID_PREFIXES.Organization}_x`]) {
+      expect(await typeOf(id, w.adminToken)).toBeNull();
+    }
+  });
+
+  it("nodes(ids) keeps order and puts null where an id is hidden", async () => {
+    const res = await t.gql<{ nodes: ({ __typename: string } | null)[] }, unknown>(`query($ids: [ID!]!) { nodes(ids: $ids) { __typename } }`, { ids: [ids.Asset, ids.Account, "nope", ids.Space] }, peer.token);
+    expect(res.data?.nodes).toEqual([null, null, null, null]);
+    const mine = await t.gql<{ nodes: ({ __typename: string } | null)[] }, unknown>(`query($ids: [ID!]!) { nodes(ids: $ids) { __typename } }`, { ids: [ids.Asset, "nope", ids.Folder] }, member.token);
+    expect(mine.data?.nodes).toEqual([{ __typename: "Asset" }, null, { __typename: "Folder" }]);
+  });
+
+  it("is UNAUTHENTICATED without a token, whatever the id", async () => {
+    for (const id of [ids.Space!, "nope"]) expect(errorCode(await t.gql(`query($id: ID!) { node(id: $id) { id } }`, { id }))).toBe("UNAUTHENTICATED");
+  });
+});
