@@ -89,7 +89,12 @@ const PAGE_QUERY = `
   }`;
 
 async function fetchPage(env: BenchEnv, order: EntryOrder, after: string | null): Promise<Page> {
-  const data = await env.gql<{ entry: { children?: Page } | null }>(PAGE_QUERY, { spaceId: env.spaceId, after, field: order.field, direction: order.direction });
+  const data = await env.gql<{ entry: { children?: Page } | null }>(PAGE_QUERY, {
+    spaceId: env.spaceId,
+    after,
+    field: order.field,
+    direction: order.direction,
+  });
   if (!data.entry?.children) throw new Error(`entry(path: "big") returned ${JSON.stringify(data.entry)}`);
   return data.entry.children;
 }
@@ -172,7 +177,9 @@ function planSummary(plan: string[]): PlanSummary {
 }
 
 await runBench("listing-pages", async (env, summary) => {
-  log(`listing-pages: page 1 vs page ${LAST_PAGE.toLocaleString("en")} (first: ${PAGE}) of a ${TOTAL.toLocaleString("en")}-entry folder over GraphQL, ${REPEATS} fetches each, limit ratio ${LIMIT}`);
+  log(
+    `listing-pages: page 1 vs page ${LAST_PAGE.toLocaleString("en")} (first: ${PAGE}) of a ${TOTAL.toLocaleString("en")}-entry folder over GraphQL, ${REPEATS} fetches each, limit ratio ${LIMIT}`,
+  );
   Object.assign(summary, { ratio: null, limit: LIMIT, entries: TOTAL, pageSize: PAGE, repeats: REPEATS });
   const seedSeconds = await seed(env);
   summary.seedSeconds = round(seedSeconds, 1);
@@ -213,7 +220,9 @@ await runBench("listing-pages", async (env, summary) => {
     log(`    page 1      median ${ms(s1.median)}  p95 ${ms(s1.p95)}`);
     log(`    page ${LAST_PAGE}   median ${ms(sN.median)}  p95 ${ms(sN.p95)}`);
     log(`    ratio ${ratio.toFixed(3)}  (limit ${LIMIT})${ok ? "" : "  FAIL"}`);
-    log(`    listing SQL execution: page 1 ${plan1.executionMs} ms, page ${LAST_PAGE} ${planN.executionMs} ms; ${planN.indexes.join(", ") || "no index scan"}${planN.seqScan ? "; SEQ SCAN" : ""}`);
+    log(
+      `    listing SQL execution: page 1 ${plan1.executionMs} ms, page ${LAST_PAGE} ${planN.executionMs} ms; ${planN.indexes.join(", ") || "no index scan"}${planN.seqScan ? "; SEQ SCAN" : ""}`,
+    );
     const io = (p: PlanSummary) => `${p.buffers ?? "(no buffers line)"}, heap fetches ${p.heapFetches}`;
     log(`    page 1 ${io(plan1)}; page ${LAST_PAGE} ${io(planN)}`);
     if (EXPLAIN_FULL || !ok) log(`    EXPLAIN (ANALYZE, BUFFERS), page ${LAST_PAGE}:\n      ${planNLines.join("\n      ")}`);
@@ -230,6 +239,10 @@ await runBench("listing-pages", async (env, summary) => {
   const worst = Math.max(...results.map((r) => r.ratio as number));
   Object.assign(summary, { ratio: worst, orders: results });
   log(`  worst ratio ${worst.toFixed(3)} (limit ${LIMIT})`);
-  if (!pass) summary.error = `page ${LAST_PAGE} took more than ${LIMIT}x page 1 for ${results.filter((r) => !r.pass).map((r) => r.order).join(", ")}`;
+  if (!pass)
+    summary.error = `page ${LAST_PAGE} took more than ${LIMIT}x page 1 for ${results
+      .filter((r) => !r.pass)
+      .map((r) => r.order)
+      .join(", ")}`;
   return pass;
 });

@@ -49,7 +49,14 @@ function positiveInt(raw: string | undefined, fallback: number): number {
 
 // A listing page's worth of rows: distinct keys, names (some non-ASCII) and types.
 const NAMES = ["Quarterly report 2024 (final).pdf", "Bericht Ü 報告.pdf", "photo 0001.jpg", "notes.txt", "Präsentation – Q3.pptx", "archive.tar.gz"];
-const TYPES = ["application/pdf", "application/pdf", "image/jpeg", "text/plain", "application/vnd.openxmlformats-officedocument.presentationml.presentation", "application/gzip"];
+const TYPES = [
+  "application/pdf",
+  "application/pdf",
+  "image/jpeg",
+  "text/plain",
+  "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+  "application/gzip",
+];
 const ROWS = Array.from({ length: 100 }, (_, i) => ({ key: randomToken(20), fileName: NAMES[i % NAMES.length]!, contentType: TYPES[i % TYPES.length]! }));
 
 type Case = { name: string; run: (row: (typeof ROWS)[number]) => unknown; rates: number[] };
@@ -73,7 +80,14 @@ const fmtCost = (n: number) => `${(1e6 / n).toFixed(1).padStart(7)} µs`;
 async function main(): Promise<number> {
   const summary: Record<string, unknown> = { bench: "presign", rounds: ROUNDS, roundMs: ROUND_MS, minS3UrlsPerSecond: MIN_S3_URLS_PER_SECOND };
   const root = await mkdtemp(path.join(os.tmpdir(), "cabinet-bench-presign-"));
-  const s3Config = { bucket: "cabinet-bench", endpoint: "http://127.0.0.1:9", region: "eu-central-1", accessKeyId: "AKIDBENCHMARK", secretAccessKey: randomBytes(30).toString("base64"), forcePathStyle: true };
+  const s3Config = {
+    bucket: "cabinet-bench",
+    endpoint: "http://127.0.0.1:9",
+    region: "eu-central-1",
+    accessKeyId: "AKIDBENCHMARK",
+    secretAccessKey: randomBytes(30).toString("base64"),
+    forcePathStyle: true,
+  };
   const s3 = new S3BlobStore(s3Config);
   const sdk = new S3Client({
     region: s3Config.region,
@@ -85,7 +99,12 @@ async function main(): Promise<number> {
   const disk = new DiskBlobStore({ root, publicUrl: "http://127.0.0.1:4000", signingSecret: randomToken(32) });
   let failed = false;
   try {
-    const get = (row: (typeof ROWS)[number]) => ({ expiresInSeconds: EXPIRES, fileName: row.fileName, disposition: "inline" as const, contentType: row.contentType });
+    const get = (row: (typeof ROWS)[number]) => ({
+      expiresInSeconds: EXPIRES,
+      fileName: row.fileName,
+      disposition: "inline" as const,
+      contentType: row.contentType,
+    });
 
     // Sanity first: real, distinct, well-formed URLs (a bench of a broken signer proves nothing).
     const [a, b] = [await s3.presignGet(ROWS[0]!.key, get(ROWS[0]!)), await s3.presignGet(ROWS[1]!.key, get(ROWS[1]!))];
@@ -117,7 +136,12 @@ async function main(): Promise<number> {
         run: (row) =>
           getSignedUrl(
             sdk,
-            new GetObjectCommand({ Bucket: s3Config.bucket, Key: row.key, ResponseContentDisposition: contentDisposition("inline", row.fileName), ResponseContentType: row.contentType }),
+            new GetObjectCommand({
+              Bucket: s3Config.bucket,
+              Key: row.key,
+              ResponseContentDisposition: contentDisposition("inline", row.fileName),
+              ResponseContentType: row.contentType,
+            }),
             { expiresIn: EXPIRES },
           ),
         rates: [],
@@ -137,7 +161,11 @@ async function main(): Promise<number> {
     }
     const speedup = best(s3Case) / best(sdkCase);
     log(`  S3 presigner vs getSignedUrl: ${speedup.toFixed(1)}× faster`);
-    const entry = (c: Case) => ({ bestPerSecond: Math.round(best(c)), medianPerSecond: Math.round(median(c.rates)), ratioToHmac: round(best(c) / best(hmac), 4) });
+    const entry = (c: Case) => ({
+      bestPerSecond: Math.round(best(c)),
+      medianPerSecond: Math.round(median(c.rates)),
+      ratioToHmac: round(best(c) / best(hmac), 4),
+    });
     Object.assign(summary, {
       hmac: { bestPerSecond: Math.round(best(hmac)), medianPerSecond: Math.round(median(hmac.rates)) },
       s3: entry(s3Case),

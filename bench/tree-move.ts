@@ -93,7 +93,9 @@ async function checkDeepPath(env: BenchEnv, deepId: string, folder: "a" | "b"): 
 }
 
 await runBench("tree-move", async (env, summary) => {
-  log(`tree-move: folder with ${(SUBFOLDERS * (PER_SUBFOLDER + 1)).toLocaleString("en")} descendants vs 1 descendant, ${MOVES} moves each over GraphQL, limit ratio ${LIMIT}`);
+  log(
+    `tree-move: folder with ${(SUBFOLDERS * (PER_SUBFOLDER + 1)).toLocaleString("en")} descendants vs 1 descendant, ${MOVES} moves each over GraphQL, limit ratio ${LIMIT}`,
+  );
   const seeded = await seed(env);
   log(`  seeded in ${seeded.seconds.toFixed(1)} s (SQL + VACUUM ANALYZE): big has ${seeded.bigDescendants.toLocaleString("en")} descendants, small has 1`);
   Object.assign(summary, { ratio: null, limit: LIMIT, moves: MOVES, bigDescendants: seeded.bigDescendants, seedSeconds: round(seeded.seconds, 1) });

@@ -86,7 +86,11 @@ function resetPeakRss(pid: number): boolean {
 function pgrep(needle: string): number[] {
   try {
     const out = execFileSync("pgrep", ["-f", needle], { encoding: "utf8" });
-    return out.split("\n").filter(Boolean).map(Number).filter((p) => p !== process.pid);
+    return out
+      .split("\n")
+      .filter(Boolean)
+      .map(Number)
+      .filter((p) => p !== process.pid);
   } catch {
     return []; // exit status 1: nothing matched
   }

@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { printSchema } from "graphql";
 import { schema } from "../src/graphql/schema.ts";
 
-export const printedSchema = () => printSchema(schema) + "\n";
+export const printedSchema = () => `${printSchema(schema)}\n`;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   writeFileSync(new URL("../schema.graphql", import.meta.url), printedSchema());

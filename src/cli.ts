@@ -50,7 +50,7 @@ async function main(argv: string[]) {
       case "create-token": {
         if (!values.admin) throw new ConfigError("create-token needs --admin (other tokens are made through GraphQL)");
         const { secret } = await accounts.createAdminTokenUnchecked(await orgId(), values.name ?? "cli");
-        process.stdout.write(secret + "\n");
+        process.stdout.write(`${secret}\n`);
         break;
       }
       case "create-org": {
@@ -60,13 +60,13 @@ async function main(argv: string[]) {
           quotaBytes: values.quota ? BigInt(values.quota) : undefined,
           maxFileSizeBytes: values["max-file-size"] ? BigInt(values["max-file-size"]) : undefined,
         });
-        process.stdout.write(org.id + "\n");
+        process.stdout.write(`${org.id}\n`);
         break;
       }
       case "create-space": {
         if (!values.name) throw new ConfigError("create-space needs --name");
         const space = await spaces.createSpaceUnchecked({ organizationId: await orgId(), name: values.name });
-        process.stdout.write(space.id + "\n");
+        process.stdout.write(`${space.id}\n`);
         break;
       }
       case "usage": {
@@ -77,7 +77,7 @@ async function main(argv: string[]) {
           usedBytes: Number(org.usedBytes),
           spaces: org.spaces.map((s) => ({ id: s.id, name: s.name, usedBytes: Number(s.usedBytes) })),
         };
-        process.stdout.write(JSON.stringify(out, null, 2) + "\n");
+        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         break;
       }
       case "reconcile":
@@ -86,7 +86,7 @@ async function main(argv: string[]) {
           dryRun: values["dry-run"],
           minAgeSeconds: values["min-age"] ? Number(values["min-age"]) : ORPHAN_MIN_AGE_SECONDS,
         });
-        process.stdout.write(JSON.stringify(report, null, 2) + "\n");
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         break;
       }
       default:

@@ -9,9 +9,7 @@
 import path from "node:path";
 import { z } from "zod";
 
-const bool = z
-  .enum(["true", "false", "1", "0", "yes", "no"])
-  .transform((v) => v === "true" || v === "1" || v === "yes");
+const bool = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => v === "true" || v === "1" || v === "yes");
 
 const bytes = z.coerce.number().int().positive();
 const seconds = z.coerce.number().int().positive();
@@ -30,17 +28,9 @@ type Setting<S extends z.ZodType = z.ZodType> = {
 type SettingDoc = { description: string; documentedDefault?: string };
 
 /** A setting with a literal default. */
-function setting<T extends z.ZodType>(
-  env: string,
-  schema: T,
-  doc: SettingDoc & { default: z.output<T> },
-): Setting<z.ZodDefault<T>>;
+function setting<T extends z.ZodType>(env: string, schema: T, doc: SettingDoc & { default: z.output<T> }): Setting<z.ZodDefault<T>>;
 /** A setting that may stay unset; say in documentedDefault what happens then. */
-function setting<T extends z.ZodType>(
-  env: string,
-  schema: T,
-  doc: SettingDoc & { documentedDefault: string },
-): Setting<z.ZodOptional<T>>;
+function setting<T extends z.ZodType>(env: string, schema: T, doc: SettingDoc & { documentedDefault: string }): Setting<z.ZodOptional<T>>;
 function setting(env: string, schema: z.ZodType, doc: SettingDoc & { default?: unknown }): Setting {
   const hasDefault = "default" in doc;
   return {
@@ -88,8 +78,7 @@ const sections = {
       host: setting("HOST", z.string(), { default: "0.0.0.0", description: "Interface to listen on" }),
       publicUrl: setting("PUBLIC_URL", z.string().url(), {
         documentedDefault: "`http://localhost:$PORT`", // filled in by runtime.ts
-        description:
-          "Base URL clients use to reach the server; disk-store download URLs are built on it. Set it behind a proxy.",
+        description: "Base URL clients use to reach the server; disk-store download URLs are built on it. Set it behind a proxy.",
       }),
     },
     (v) => ({ ...v, publicUrl: v.publicUrl?.replace(/\/+$/, "") }),
@@ -103,8 +92,7 @@ const sections = {
       }),
       databaseUrl: setting("DATABASE_URL", z.string(), {
         documentedDefault: "*(embedded)*",
-        description:
-          "PostgreSQL connection URL. When set, no embedded database is started. Migrations are applied at start either way.",
+        description: "PostgreSQL connection URL. When set, no embedded database is started. Migrations are applied at start either way.",
       }),
     },
     (v) => ({ ...v, dir: path.resolve(v.dir) }),
@@ -193,8 +181,7 @@ const sections = {
   uploads: section({
     abandonAfterSeconds: setting("UPLOAD_ABANDON_AFTER_SECONDS", z.coerce.number().int().min(0), {
       default: 900,
-      description:
-        "A two-stage upload whose URL expired this long ago without its bytes is removed and its quota reservation given back",
+      description: "A two-stage upload whose URL expired this long ago without its bytes is removed and its quota reservation given back",
     }),
   }),
 
@@ -220,7 +207,10 @@ const sections = {
     },
     (v) => ({
       ...v,
-      allowHosts: (v.allowHosts ?? "").split(",").map((h) => h.trim()).filter(Boolean) as readonly string[],
+      allowHosts: (v.allowHosts ?? "")
+        .split(",")
+        .map((h) => h.trim())
+        .filter(Boolean) as readonly string[],
     }),
   ),
 

@@ -40,11 +40,7 @@ export function createBlobStore(config: Config, runtime: Runtime): BlobStore {
   return new DiskBlobStore({ root: path.join(config.data.dir, "blobs"), publicUrl: runtime.publicUrl, signingSecret: runtime.signingSecret });
 }
 
-export async function createDeps(
-  config: Config,
-  runtime: Runtime,
-  options: { logger: Logger; prisma?: PrismaOptions; blobStore?: BlobStore },
-) {
+export async function createDeps(config: Config, runtime: Runtime, options: { logger: Logger; prisma?: PrismaOptions; blobStore?: BlobStore }) {
   const { logger } = options;
   const prisma: PrismaClient = createPrisma(runtime.databaseUrl, {
     onPoolError: (err) => logger.error({ err }, "database pool error"),
@@ -58,7 +54,9 @@ export async function createDeps(
   const accounts = createAccountService({ prisma, pubsub });
   // The blob lifecycle, with the owner kinds it hands completed uploads to.
   const blobs = createBlobService({
-    prisma, blobStore, queue,
+    prisma,
+    blobStore,
+    queue,
     owners: { ENTRY: createAssetBlobOwner({ pubsub }) },
     abandonAfterSeconds: config.uploads.abandonAfterSeconds,
   });
@@ -74,7 +72,10 @@ export async function createDeps(
     grants: createGrantService({ prisma, pubsub }),
     entries: createEntryService({ prisma, pubsub, blobs }),
     assets: createAssetService({
-      prisma, blobStore, blobs, pubsub,
+      prisma,
+      blobStore,
+      blobs,
+      pubsub,
       presign: config.presign,
       importOptions: {
         allowHosts: config.import.allowHosts,

@@ -44,8 +44,7 @@ export const isAppError = (e: unknown): e is AppError => e instanceof AppError;
 
 export const errors = {
   unauthenticated: (message = "A valid bearer token is required") => new AppError("UNAUTHENTICATED", message),
-  forbidden: (permission: string) =>
-    new AppError("FORBIDDEN", `Missing permission ${permission}`, { permission }),
+  forbidden: (permission: string) => new AppError("FORBIDDEN", `Missing permission ${permission}`, { permission }),
   // One message for "does not exist" and "not yours": other spaces must be indistinguishable.
   notFound: (what: string) => new AppError("NOT_FOUND", `${what} not found`),
   badInput: (message: string, details?: Record<string, unknown>) => new AppError("BAD_USER_INPUT", message, details),
@@ -61,8 +60,7 @@ export const errors = {
   quotaExceeded: () => new AppError("LIMITS_REACHED", "The organization's storage quota is used up", { reason: "QUOTA" }),
   /** A two-stage upload whose bytes have not arrived, or arrived other than declared. */
   uploadIncomplete: (message: string, details?: Record<string, unknown>) => new AppError("UPLOAD_INCOMPLETE", message, details),
-  storageUnavailable: (cause: unknown) =>
-    new AppError("STORAGE_UNAVAILABLE", "The blob store is not reachable", undefined, { cause }),
+  storageUnavailable: (cause: unknown) => new AppError("STORAGE_UNAVAILABLE", "The blob store is not reachable", undefined, { cause }),
 };
 
 /** Prisma error codes we turn into domain errors; everything else stays unexpected. */

@@ -42,9 +42,7 @@ export function randomToken(bytes = 32): string {
   return base32(randomBytes(bytes));
 }
 
-const KIND_BY_PREFIX = new Map<string, IdKind>(
-  Object.entries(ID_PREFIXES).map(([kind, prefix]) => [prefix, kind as IdKind]),
-);
+const KIND_BY_PREFIX = new Map<string, IdKind>(Object.entries(ID_PREFIXES).map(([kind, prefix]) => [prefix, kind as IdKind]));
 
 export function idKind(id: string): IdKind | undefined {
   const underscore = id.indexOf("_");

@@ -18,7 +18,7 @@ async function signingSecret(config: Config): Promise<string> {
   if (existsSync(file)) return (await readFile(file, "utf8")).trim();
   await mkdir(config.data.dir, { recursive: true });
   const secret = randomBytes(32).toString("hex");
-  await writeFile(file, secret + "\n", { mode: 0o600, flag: "wx" }).catch(async (e) => {
+  await writeFile(file, `${secret}\n`, { mode: 0o600, flag: "wx" }).catch(async (e) => {
     if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
   });
   return (await readFile(file, "utf8")).trim();

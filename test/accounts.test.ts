@@ -90,10 +90,14 @@ function subscribeOverWs(token: string | undefined, spaceId: string, authorizati
 /** Creates folders in the space until the subscriber receives a new event: its subscription is live. */
 async function untilLive(sub: { events: unknown[] }, spaceId: string) {
   const before = sub.events.length;
-  await eventually(async () => {
-    await t.gql(CreateFolderSimpleDocument, { spaceId, path: `probe-${randomUUID()}` }, w.adminToken);
-    return sub.events.length > before;
-  }, 5_000, 150);
+  await eventually(
+    async () => {
+      await t.gql(CreateFolderSimpleDocument, { spaceId, path: `probe-${randomUUID()}` }, w.adminToken);
+      return sub.events.length > before;
+    },
+    5_000,
+    150,
+  );
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -172,7 +176,11 @@ describe("createApiToken", () => {
     const inherited = await t.gql(CreateApiTokenDocument, { input: { accountId: w.admin.id, name: "child" } }, expiring);
     expect(new Date(inherited.data!.createApiToken.token.expiresAt!).getTime()).toBe(soon.getTime());
     // Asking for more is refused; asking for less is fine.
-    const longer = await t.gql(CreateApiTokenDocument, { input: { accountId: w.admin.id, name: "longer", expiresAt: new Date(soon.getTime() + 1000).toISOString() } }, expiring);
+    const longer = await t.gql(
+      CreateApiTokenDocument,
+      { input: { accountId: w.admin.id, name: "longer", expiresAt: new Date(soon.getTime() + 1000).toISOString() } },
+      expiring,
+    );
     expect(errorCode(longer)).toBe("BAD_USER_INPUT");
     const shorter = new Date(soon.getTime() - 1000);
     const ok = await t.gql(CreateApiTokenDocument, { input: { accountId: w.admin.id, name: "shorter", expiresAt: shorter.toISOString() } }, expiring);
@@ -191,7 +199,11 @@ describe("createApiToken", () => {
   });
 
   it("refuses an expiry in the past (BAD_USER_INPUT)", async () => {
-    const res = await t.gql(CreateApiTokenDocument, { input: { accountId: w.admin.id, name: "old", expiresAt: new Date(Date.now() - 1000).toISOString() } }, w.adminToken);
+    const res = await t.gql(
+      CreateApiTokenDocument,
+      { input: { accountId: w.admin.id, name: "old", expiresAt: new Date(Date.now() - 1000).toISOString() } },
+      w.adminToken,
+    );
     expect(errorCode(res)).toBe("BAD_USER_INPUT");
   });
 });
@@ -288,7 +300,11 @@ describe("open WebSocket connections", () => {
   it("are closed with 4401 when their token expires, and the token is refused over HTTP after that", async () => {
     const reader = await t.factories.member(w.org.id, w.space.id, ["assets:read"]);
     const expiresAt = new Date(Date.now() + 1500);
-    const res = await t.gql(CreateApiTokenDocument, { input: { accountId: reader.account.id, name: "short", expiresAt: expiresAt.toISOString() } }, reader.token);
+    const res = await t.gql(
+      CreateApiTokenDocument,
+      { input: { accountId: reader.account.id, name: "short", expiresAt: expiresAt.toISOString() } },
+      reader.token,
+    );
     const secret = res.data!.createApiToken.secret;
     const sub = subscribeOverWs(secret, w.space.id);
     await untilLive(sub, w.space.id);
@@ -399,33 +415,61 @@ describe("grantSpaceAccess and revokeSpaceAccess", () => {
     const otherSpace = await t.factories.space(w.org.id);
     const a = await plainAccount();
 
-    const granted = await t.gql(GrantSpaceAccessDocument, { input: { spaceId: w.space.id, accountId: a.account.id, permissions: ["assets:read"] } }, spaceAdmin.token);
+    const granted = await t.gql(
+      GrantSpaceAccessDocument,
+      { input: { spaceId: w.space.id, accountId: a.account.id, permissions: ["assets:read"] } },
+      spaceAdmin.token,
+    );
     expect(granted.data?.grantSpaceAccess.permissions).toEqual(["assets:read"]);
-    expect((await t.gql(RevokeSpaceAccessDocument, { input: { spaceId: w.space.id, accountId: a.account.id } }, spaceAdmin.token)).data?.revokeSpaceAccess).toBe(true);
+    expect(
+      (await t.gql(RevokeSpaceAccessDocument, { input: { spaceId: w.space.id, accountId: a.account.id } }, spaceAdmin.token)).data?.revokeSpaceAccess,
+    ).toBe(true);
 
-    const elsewhere = await t.gql(GrantSpaceAccessDocument, { input: { spaceId: otherSpace.id, accountId: a.account.id, permissions: ["assets:read"] } }, spaceAdmin.token);
+    const elsewhere = await t.gql(
+      GrantSpaceAccessDocument,
+      { input: { spaceId: otherSpace.id, accountId: a.account.id, permissions: ["assets:read"] } },
+      spaceAdmin.token,
+    );
     expect(errorCode(elsewhere)).toBe("NOT_FOUND");
 
     const readerOnly = await t.factories.member(w.org.id, w.space.id, ["assets:read"]);
-    const denied = await t.gql(GrantSpaceAccessDocument, { input: { spaceId: w.space.id, accountId: a.account.id, permissions: ["assets:read"] } }, readerOnly.token);
+    const denied = await t.gql(
+      GrantSpaceAccessDocument,
+      { input: { spaceId: w.space.id, accountId: a.account.id, permissions: ["assets:read"] } },
+      readerOnly.token,
+    );
     expect(errorCode(denied)).toBe("FORBIDDEN");
-    expect(errorCode(await t.gql(RevokeSpaceAccessDocument, { input: { spaceId: w.space.id, accountId: readerOnly.account.id } }, readerOnly.token))).toBe("FORBIDDEN");
+    expect(errorCode(await t.gql(RevokeSpaceAccessDocument, { input: { spaceId: w.space.id, accountId: readerOnly.account.id } }, readerOnly.token))).toBe(
+      "FORBIDDEN",
+    );
     expect(await t.deps.prisma.spaceGrant.count({ where: { accountId: a.account.id } })).toBe(0);
   });
 
   it("answer NOT_FOUND for a space or an account of another organization", async () => {
     const other = await t.factories.world();
     const outsider = await plainAccount(other.org.id);
-    const intoOtherOrg = await t.gql(GrantSpaceAccessDocument, { input: { spaceId: w.space.id, accountId: outsider.account.id, permissions: ["assets:read"] } }, w.adminToken);
+    const intoOtherOrg = await t.gql(
+      GrantSpaceAccessDocument,
+      { input: { spaceId: w.space.id, accountId: outsider.account.id, permissions: ["assets:read"] } },
+      w.adminToken,
+    );
     expect(errorCode(intoOtherOrg)).toBe("NOT_FOUND");
-    const theirSpace = await t.gql(GrantSpaceAccessDocument, { input: { spaceId: w.space.id, accountId: w.admin.id, permissions: ["assets:read"] } }, other.adminToken);
+    const theirSpace = await t.gql(
+      GrantSpaceAccessDocument,
+      { input: { spaceId: w.space.id, accountId: w.admin.id, permissions: ["assets:read"] } },
+      other.adminToken,
+    );
     expect(errorCode(theirSpace)).toBe("NOT_FOUND");
     expect(errorCode(await t.gql(RevokeSpaceAccessDocument, { input: { spaceId: w.space.id, accountId: w.admin.id } }, other.adminToken))).toBe("NOT_FOUND");
   });
 
   it("refuse unknown permission names, listing them, and an empty set (BAD_USER_INPUT)", async () => {
     const a = await plainAccount();
-    const res = await t.gql(GrantSpaceAccessDocument, { input: { spaceId: w.space.id, accountId: a.account.id, permissions: ["assets:read", "assets:fly", "root"] } }, w.adminToken);
+    const res = await t.gql(
+      GrantSpaceAccessDocument,
+      { input: { spaceId: w.space.id, accountId: a.account.id, permissions: ["assets:read", "assets:fly", "root"] } },
+      w.adminToken,
+    );
     expect(errorCode(res)).toBe("BAD_USER_INPUT");
     expect(res.errors![0]!.extensions!.details).toMatchObject({ unknownPermissions: ["assets:fly", "root"] });
     const empty = await t.gql(GrantSpaceAccessDocument, { input: { spaceId: w.space.id, accountId: a.account.id, permissions: [] } }, w.adminToken);

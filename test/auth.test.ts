@@ -45,8 +45,8 @@ describe("authentication", () => {
 
   it("refuses malformed, unknown, expired and revoked tokens", async () => {
     const query = { query: "{ viewer { accountId } }" };
-    expect(errorCode(await rawPost(query, { authorization: "Basic abc" }) as never)).toBe("UNAUTHENTICATED");
-    expect(errorCode(await rawPost(query, { authorization: "Bearer cab_doesnotexist" }) as never)).toBe("UNAUTHENTICATED");
+    expect(errorCode((await rawPost(query, { authorization: "Basic abc" })) as never)).toBe("UNAUTHENTICATED");
+    expect(errorCode((await rawPost(query, { authorization: "Bearer cab_doesnotexist" })) as never)).toBe("UNAUTHENTICATED");
 
     const expired = await t.factories.token(w.admin.id, { expiresAt: new Date(Date.now() - 1000) });
     expect(errorCode(await t.gql(ViewerDocument, {}, expired.secret))).toBe("UNAUTHENTICATED");

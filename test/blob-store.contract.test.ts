@@ -367,7 +367,8 @@ describe.each(drivers)("BlobStore contract: $name", (driver) => {
     describe("with a sha256", () => {
       const body = randomBytes(64 * 1024);
       const digest = sha256(body);
-      const presign = (key: string) => store.presignPut(key, { expiresInSeconds: 60, contentType: "application/octet-stream", size: body.length, sha256: digest });
+      const presign = (key: string) =>
+        store.presignPut(key, { expiresInSeconds: 60, contentType: "application/octet-stream", size: body.length, sha256: digest });
 
       it("returns the digest, base64, as a header to send; a PUT with it and the matching body stores the body", async () => {
         const key = newKey();
@@ -504,7 +505,11 @@ describe("DiskBlobStore specifics", () => {
   });
 
   it("list of a store whose directory does not exist yet is empty", async () => {
-    const store = new DiskBlobStore({ root: path.join(os.tmpdir(), `cabinet-never-created-${randomToken(8)}`), publicUrl: "http://127.0.0.1:1", signingSecret: randomToken(32) });
+    const store = new DiskBlobStore({
+      root: path.join(os.tmpdir(), `cabinet-never-created-${randomToken(8)}`),
+      publicUrl: "http://127.0.0.1:1",
+      signingSecret: randomToken(32),
+    });
     expect(await collect(store.list())).toEqual([]);
   });
 
@@ -530,11 +535,22 @@ describe("DiskBlobStore specifics", () => {
     });
 
     it("presignPut puts the hex digest in the URL and the base64 digest in the headers", async () => {
-      const upload = await running.store.presignPut(fields.key, { expiresInSeconds: 60, contentType: "application/pdf", size: 4, sha256: digest.toUpperCase() });
+      const upload = await running.store.presignPut(fields.key, {
+        expiresInSeconds: 60,
+        contentType: "application/pdf",
+        size: 4,
+        sha256: digest.toUpperCase(),
+      });
       const url = new URL(upload.url);
       expect(url.searchParams.get(Q.uploadSha256)).toBe(digest);
       expect(upload.headers[CHECKSUM_SHA256_HEADER]).toBe(Buffer.from(digest, "hex").toString("base64"));
-      const signed = { method: "PUT" as const, key: fields.key, expires: Number(url.searchParams.get(Q.expires)), contentType: "application/pdf", contentLength: 4 };
+      const signed = {
+        method: "PUT" as const,
+        key: fields.key,
+        expires: Number(url.searchParams.get(Q.expires)),
+        contentType: "application/pdf",
+        contentLength: 4,
+      };
       expect(verify(running.store.signingSecret, { ...signed, sha256: digest }, url.searchParams.get(Q.signature) ?? "")).toBe(true);
       expect(verify(running.store.signingSecret, signed, url.searchParams.get(Q.signature) ?? "")).toBe(false);
     });
@@ -603,7 +619,14 @@ describe("S3BlobStore specifics (s3rver)", () => {
       expect(shape(ours, key)).toBe(`${running.s3.endpoint}/${store.bucket}/<key>`);
       expect(param(ours, "X-Amz-SignedHeaders")).toBe("host");
       expect(param(ours, "X-Amz-SignedHeaders")).toBe(param(sdk, "X-Amz-SignedHeaders"));
-      for (const name of ["response-content-disposition", "response-content-type", "X-Amz-Credential", "X-Amz-Expires", "X-Amz-Algorithm", "X-Amz-Content-Sha256"]) {
+      for (const name of [
+        "response-content-disposition",
+        "response-content-type",
+        "X-Amz-Credential",
+        "X-Amz-Expires",
+        "X-Amz-Algorithm",
+        "X-Amz-Content-Sha256",
+      ]) {
         expect(param(ours, name), name).toBe(param(sdk, name));
       }
       for (const url of [ours, sdk]) {
@@ -630,7 +653,10 @@ describe("S3BlobStore specifics (s3rver)", () => {
       expect(param(ours.url, "X-Amz-SignedHeaders")).toBe(param(sdk, "X-Amz-SignedHeaders"));
       // requestChecksumCalculation WHEN_REQUIRED: no CRC32 of an empty body that would refuse every real one.
       for (const url of [ours.url, sdk]) expect([...new URL(url).searchParams.keys()].filter((k) => /checksum/i.test(k))).toEqual([]);
-      for (const [url, key] of [[ours.url, oursKey], [sdk, sdkKey]] as const) {
+      for (const [url, key] of [
+        [ours.url, oursKey],
+        [sdk, sdkKey],
+      ] as const) {
         const res = await fetch(url, { method: "PUT", headers: ours.headers, body });
         expect(res.status).toBe(200);
         expect(await store.head(key)).toEqual({ size: body.length, contentType: "application/pdf" });
@@ -657,7 +683,10 @@ describe("S3BlobStore specifics (s3rver)", () => {
       expect(param(ours.url, "X-Amz-SignedHeaders")).toBe(`content-length;content-type;host;${CHECKSUM_SHA256_HEADER}`);
       expect(param(ours.url, "X-Amz-SignedHeaders")).toBe(param(sdk, "X-Amz-SignedHeaders"));
       expect(param(ours.url, CHECKSUM_SHA256_HEADER)).toBeNull(); // a header, not a query parameter
-      for (const [url, key] of [[ours.url, oursKey], [sdk, sdkKey]] as const) {
+      for (const [url, key] of [
+        [ours.url, oursKey],
+        [sdk, sdkKey],
+      ] as const) {
         expect((await fetch(url, { method: "PUT", headers: ours.headers, body })).status).toBe(200);
         expect((await store.head(key))?.size).toBe(body.length);
       }
@@ -667,7 +696,11 @@ describe("S3BlobStore specifics (s3rver)", () => {
     const KEY = "a/b c'*(x)Ü.txt";
     it.each([
       ["custom endpoint, path style", { region: "us-east-1", endpoint: "http://127.0.0.1:9000", forcePathStyle: true }, "bkt"],
-      ["IP endpoint: path style even when virtual hosting is allowed", { region: "us-east-1", endpoint: "http://127.0.0.1:9000", forcePathStyle: false }, "bkt"],
+      [
+        "IP endpoint: path style even when virtual hosting is allowed",
+        { region: "us-east-1", endpoint: "http://127.0.0.1:9000", forcePathStyle: false },
+        "bkt",
+      ],
       ["named endpoint, virtual-hosted", { region: "us-east-1", endpoint: "http://localhost:9000", forcePathStyle: false }, "bkt"],
       ["endpoint with a base path, path style", { region: "us-east-1", endpoint: "https://minio.example.com/base/", forcePathStyle: true }, "bkt"],
       ["endpoint with a base path, virtual-hosted", { region: "us-east-1", endpoint: "https://minio.example.com/base", forcePathStyle: false }, "bkt"],

@@ -25,19 +25,34 @@ afterAll(() => t?.close());
 /** Inserts entries directly (browsing is read-only; bytes do not matter here). */
 async function seed(parentId: string, entries: { name: string; kind: "FOLDER" | "FILE"; size?: number; updatedAt?: Date }[]) {
   const rows = entries.map((e) => ({
-    id: newId("Entry"), spaceId, parentId, kind: e.kind, name: e.name, size: BigInt(e.size ?? 0),
-    createdById: accountId, updatedAt: e.updatedAt ?? new Date(),
+    id: newId("Entry"),
+    spaceId,
+    parentId,
+    kind: e.kind,
+    name: e.name,
+    size: BigInt(e.size ?? 0),
+    createdById: accountId,
+    updatedAt: e.updatedAt ?? new Date(),
   }));
   await t.deps.prisma.entry.createMany({ data: rows });
   return rows;
 }
 
 type Page = { names: string[]; endCursor: string | null; hasNextPage: boolean };
-async function page(path: string, first: number, orderBy?: { field: "NAME" | "UPDATED_AT" | "SIZE"; direction: "ASC" | "DESC" }, after?: string | null): Promise<Page> {
+async function page(
+  path: string,
+  first: number,
+  orderBy?: { field: "NAME" | "UPDATED_AT" | "SIZE"; direction: "ASC" | "DESC" },
+  after?: string | null,
+): Promise<Page> {
   const res = await t.gql(ChildrenDocument, { spaceId, path, first, after, orderBy }, token);
   if (res.errors) throw new Error(JSON.stringify(res.errors));
   const entry = res.data!.entry as { children: { pageInfo: { endCursor: string | null; hasNextPage: boolean }; edges: { node: { name: string } }[] } };
-  return { names: entry.children.edges.map((e) => e.node.name), endCursor: entry.children.pageInfo.endCursor, hasNextPage: entry.children.pageInfo.hasNextPage };
+  return {
+    names: entry.children.edges.map((e) => e.node.name),
+    endCursor: entry.children.pageInfo.endCursor,
+    hasNextPage: entry.children.pageInfo.hasNextPage,
+  };
 }
 async function all(path: string, first: number, orderBy?: Parameters<typeof page>[2]) {
   const names: string[] = [];
@@ -81,7 +96,12 @@ describe("ordering and keyset pagination", () => {
   }
 
   it.each([
-    ["NAME", "ASC"], ["NAME", "DESC"], ["UPDATED_AT", "ASC"], ["UPDATED_AT", "DESC"], ["SIZE", "ASC"], ["SIZE", "DESC"],
+    ["NAME", "ASC"],
+    ["NAME", "DESC"],
+    ["UPDATED_AT", "ASC"],
+    ["UPDATED_AT", "DESC"],
+    ["SIZE", "ASC"],
+    ["SIZE", "DESC"],
   ] as const)("orders by %s %s with folders first, across pages of 1, 2 and 4", async (field, direction) => {
     const want = expected(field, direction);
     for (const first of [1, 2, 4]) {
@@ -99,7 +119,9 @@ describe("ordering and keyset pagination", () => {
   it("rejects bad cursors, backwards paging and oversized pages with BAD_USER_INPUT", async () => {
     expect(errorCode(await t.gql(ChildrenDocument, { spaceId, path: "sorted", first: 2, after: "not-a-cursor" }, token))).toBe("BAD_USER_INPUT");
     expect(errorCode(await t.gql(ChildrenDocument, { spaceId, path: "sorted", first: 501 }, token))).toBe("BAD_USER_INPUT");
-    expect(errorCode(await t.gql(`{ entry(spaceId: "${spaceId}", path: "sorted") { ... on Folder { children(last: 2) { edges { cursor } } } } }`, {}, token))).toBe("BAD_USER_INPUT");
+    expect(
+      errorCode(await t.gql(`{ entry(spaceId: "${spaceId}", path: "sorted") { ... on Folder { children(last: 2) { edges { cursor } } } } }`, {}, token)),
+    ).toBe("BAD_USER_INPUT");
   });
 });
 
@@ -112,17 +134,34 @@ describe("N+1-free nested listings", () => {
   async function treeSpace(width: number) {
     const space = await t.factories.space((await t.deps.prisma.space.findUniqueOrThrow({ where: { id: spaceId } })).organizationId);
     const root = await t.deps.prisma.entry.findFirstOrThrow({ where: { spaceId: space.id, parentId: null } });
-    const folder = (parentId: string, name: string) => ({ id: newId("Entry"), spaceId: space.id, parentId, kind: "FOLDER" as const, name, createdById: accountId });
+    const folder = (parentId: string, name: string) => ({
+      id: newId("Entry"),
+      spaceId: space.id,
+      parentId,
+      kind: "FOLDER" as const,
+      name,
+      createdById: accountId,
+    });
     const level1 = Array.from({ length: width }, (_, i) => folder(root.id, `l1-${i}`));
     const level2 = level1.flatMap((f) => Array.from({ length: width }, (_, i) => folder(f.id, `l2-${i}`)));
     const blobs: { id: string; organizationId: string; spaceId: string; key: string; status: "READY"; size: bigint; contentType: string }[] = [];
-    const files = level2.filter((f) => f.name === "l2-0").flatMap((f) =>
-      Array.from({ length: width }, (_, i) => {
-        const blobId = newId("Blob");
-        blobs.push({ id: blobId, organizationId: space.organizationId, spaceId: space.id, key: randomKey(), status: "READY", size: 10n, contentType: "text/plain" });
-        return { ...folder(f.id, `f-${i}.txt`), kind: "FILE" as const, blobId, size: 10n };
-      }),
-    );
+    const files = level2
+      .filter((f) => f.name === "l2-0")
+      .flatMap((f) =>
+        Array.from({ length: width }, (_, i) => {
+          const blobId = newId("Blob");
+          blobs.push({
+            id: blobId,
+            organizationId: space.organizationId,
+            spaceId: space.id,
+            key: randomKey(),
+            status: "READY",
+            size: 10n,
+            contentType: "text/plain",
+          });
+          return { ...folder(f.id, `f-${i}.txt`), kind: "FILE" as const, blobId, size: 10n };
+        }),
+      );
     await t.deps.prisma.entry.createMany({ data: [...level1, ...level2] });
     await t.deps.prisma.blob.createMany({ data: blobs });
     await t.deps.prisma.entry.createMany({ data: files });

@@ -13,9 +13,15 @@ type Row = { env: string; default: string; meaning: string };
 function configurationRows(markdown: string): Row[] {
   const section = markdown.split(/^## Configuration$/m)[1]?.split(/^## /m)[0];
   if (!section) throw new Error('no "## Configuration" section');
-  const table = section.split("\n").filter((l) => l.startsWith("|")).slice(2); // header, separator
+  const table = section
+    .split("\n")
+    .filter((l) => l.startsWith("|"))
+    .slice(2); // header, separator
   return table.map((line) => {
-    const [variable = "", documented = "", meaning = "", ...extra] = line.split("|").slice(1, -1).map((c) => c.trim());
+    const [variable = "", documented = "", meaning = "", ...extra] = line
+      .split("|")
+      .slice(1, -1)
+      .map((c) => c.trim());
     expect(extra, `three cells: ${line}`).toEqual([]);
     const names = [...variable.matchAll(/`([A-Z0-9_]+)`/g)].map((m) => m[1]!);
     expect(names, `a row names exactly one variable: ${line}`).toHaveLength(1);
@@ -127,7 +133,11 @@ describe("loadConfig", () => {
   });
 
   it("treats empty strings as unset", () => {
-    expect(loadConfig({ PORT: "", S3_ENDPOINT: "", RUN_WORKERS: "" })).toMatchObject({ http: { port: 4000 }, storage: { s3: undefined }, workers: { run: true } });
+    expect(loadConfig({ PORT: "", S3_ENDPOINT: "", RUN_WORKERS: "" })).toMatchObject({
+      http: { port: 4000 },
+      storage: { s3: undefined },
+      workers: { run: true },
+    });
   });
 
   it("is frozen all the way down", () => {
@@ -159,9 +169,7 @@ describe("loadConfig", () => {
   });
 
   it("keeps the cross-field checks", () => {
-    expect(() => loadConfig({ S3_ENDPOINT: "http://minio:9000" })).toThrow(
-      "Invalid configuration:\n  S3_BUCKET: required when any S3_* setting is given",
-    );
+    expect(() => loadConfig({ S3_ENDPOINT: "http://minio:9000" })).toThrow("Invalid configuration:\n  S3_BUCKET: required when any S3_* setting is given");
     expect(() => loadConfig({ S3_ACCESS_KEY_ID: "id" })).toThrow(/S3_BUCKET: required/);
     // Region and path style alone do not switch to S3.
     expect(loadConfig({ S3_REGION: "eu-west-1", S3_FORCE_PATH_STYLE: "true" }).storage.s3).toBeUndefined();

@@ -103,7 +103,12 @@ describe("decideContentType", () => {
     ["declared alias of the sniffed type", "image/jpg", bin("image/jpeg"), "image/jpeg"],
     ["declared type is normalized", " IMAGE/PNG ", bin("image/png"), "image/png"],
     ["declared member of the sniffed family", "audio/mp4", bin("video/mp4"), "audio/mp4"],
-    ["declared zip-based format, container sniffed", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", bin("application/zip"), "application/vnd.openxmlformats-officedocument.wordprocessingml.document"],
+    [
+      "declared zip-based format, container sniffed",
+      "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+      bin("application/zip"),
+      "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ],
     ["declared OLE format, container sniffed", "application/msword", bin("application/x-cfb"), "application/msword"],
     ["passive mismatch: sniffed wins", "image/png", bin("image/jpeg"), "image/jpeg"],
     ["declared PDF, zip sniffed: sniffed wins", "application/pdf", bin("application/zip"), "application/zip"],
@@ -149,7 +154,10 @@ describe("decideContentType", () => {
 
   it("refuses a declared type that is not type/subtype", () => {
     for (const declared of ["png", "image/", "/png", "image/png/x", "image png", "imäge/png"]) {
-      expect(codeOf(() => decideContentType(declared, undefined)), declared).toBe("BAD_USER_INPUT");
+      expect(
+        codeOf(() => decideContentType(declared, undefined)),
+        declared,
+      ).toBe("BAD_USER_INPUT");
     }
   });
 });
@@ -182,9 +190,12 @@ describe("active content types", () => {
 
 describe("ContentTypeSniffer", () => {
   const chunked = (data: Buffer, size: number) =>
-    Readable.from((function* () {
-      for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
-    })(), { objectMode: false });
+    Readable.from(
+      (function* () {
+        for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
+      })(),
+      { objectMode: false },
+    );
 
   it.each([1, 7, SNIFF_BYTES - 1, SNIFF_BYTES, SNIFF_BYTES + 1, 65536])("passes every byte through unchanged (chunks of %i)", async (size) => {
     const data = Buffer.concat([PNG, randomBytes(3 * SNIFF_BYTES)]);
@@ -326,7 +337,14 @@ describe("uploads and downloads", () => {
   it("forces attachment for SVG and for HTML with parameters, but keeps inline for passive types", async () => {
     const svg = await uploadAsset(t.graphqlUrl, { token, spaceId, path: "logo.svg", body: SVG_SCRIPT, type: "image/svg+xml" });
     expect(svg.data?.uploadAsset.mimeType).toBe("image/svg+xml");
-    const html = await uploadAsset(t.graphqlUrl, { token, spaceId, path: "charset.html", body: HTML, type: "application/octet-stream", mimeType: "text/html; charset=UTF-8" });
+    const html = await uploadAsset(t.graphqlUrl, {
+      token,
+      spaceId,
+      path: "charset.html",
+      body: HTML,
+      type: "application/octet-stream",
+      mimeType: "text/html; charset=UTF-8",
+    });
     expect(html.data?.uploadAsset.mimeType).toBe("text/html; charset=utf-8");
     for (const p of ["logo.svg", "charset.html"]) {
       const res = await fetch((await asset(p, "INLINE")).downloadUrl);
@@ -361,7 +379,12 @@ describe("uploads and downloads", () => {
     const inHead = await uploadAsset(t.graphqlUrl, { token: w.adminToken, spaceId: w.space.id, path: "a.html", body: HTML.repeat(40), type: "image/png" });
     expect(errorCode(inHead)).toBe("LIMITS_REACHED");
     const w2 = await t.factories.world({ maxFileSizeBytes: 10_000n, quotaBytes: 1_000_000n });
-    const afterHead = await uploadAsset(t.graphqlUrl, { token: w2.adminToken, spaceId: w2.space.id, path: "b.png", body: Buffer.concat([PNG, randomBytes(200_000)]) });
+    const afterHead = await uploadAsset(t.graphqlUrl, {
+      token: w2.adminToken,
+      spaceId: w2.space.id,
+      path: "b.png",
+      body: Buffer.concat([PNG, randomBytes(200_000)]),
+    });
     expect(errorCode(afterHead)).toBe("LIMITS_REACHED");
     expect(await t.deps.prisma.blob.count({ where: { spaceId: { in: [w.space.id, w2.space.id] } } })).toBe(0);
   });

@@ -13,7 +13,12 @@ import { uploadAsset } from "./support/upload.ts";
 const logLines: Record<string, unknown>[] = [];
 const logger = pino(
   { level: "error" },
-  new Writable({ write: (chunk, _enc, done) => (logLines.push(JSON.parse(String(chunk))), done()) }),
+  new Writable({
+    write: (chunk, _enc, done) => {
+      logLines.push(JSON.parse(String(chunk)));
+      done();
+    },
+  }),
 );
 
 /** A disk store whose presigning fails like a bug would: with a plain Error. */

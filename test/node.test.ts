@@ -60,7 +60,11 @@ describe("each loader's visibility", () => {
     // A member of the space with just assets:read, and a second plain account of the organization.
     member = await t.factories.member(w.org.id, w.space.id, ["assets:read"]);
     peer = await t.factories.member(w.org.id, (await t.factories.space(w.org.id)).id, ["assets:read"]);
-    const folder = await t.gql<{ createFolder: { id: string } }, unknown>(`mutation($s: ID!) { createFolder(input: { spaceId: $s, path: "docs" }) { id } }`, { s: w.space.id }, w.adminToken);
+    const folder = await t.gql<{ createFolder: { id: string } }, unknown>(
+      `mutation($s: ID!) { createFolder(input: { spaceId: $s, path: "docs" }) { id } }`,
+      { s: w.space.id },
+      w.adminToken,
+    );
     const file = await uploadAsset(t.graphqlUrl, { token: w.adminToken, spaceId: w.space.id, path: "docs/a.txt", body: "a" });
     ids = {
       Organization: w.org.id,
@@ -107,9 +111,17 @@ describe("each loader's visibility", () => {
   });
 
   it("nodes(ids) keeps order and puts null where an id is hidden", async () => {
-    const res = await t.gql<{ nodes: ({ __typename: string } | null)[] }, unknown>(`query($ids: [ID!]!) { nodes(ids: $ids) { __typename } }`, { ids: [ids.Asset, ids.Account, "nope", ids.Space] }, peer.token);
+    const res = await t.gql<{ nodes: ({ __typename: string } | null)[] }, unknown>(
+      `query($ids: [ID!]!) { nodes(ids: $ids) { __typename } }`,
+      { ids: [ids.Asset, ids.Account, "nope", ids.Space] },
+      peer.token,
+    );
     expect(res.data?.nodes).toEqual([null, null, null, null]);
-    const mine = await t.gql<{ nodes: ({ __typename: string } | null)[] }, unknown>(`query($ids: [ID!]!) { nodes(ids: $ids) { __typename } }`, { ids: [ids.Asset, "nope", ids.Folder] }, member.token);
+    const mine = await t.gql<{ nodes: ({ __typename: string } | null)[] }, unknown>(
+      `query($ids: [ID!]!) { nodes(ids: $ids) { __typename } }`,
+      { ids: [ids.Asset, "nope", ids.Folder] },
+      member.token,
+    );
     expect(mine.data?.nodes).toEqual([{ __typename: "Asset" }, null, { __typename: "Folder" }]);
   });
 

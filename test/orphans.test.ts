@@ -23,7 +23,8 @@ const putObject = (key: string) => t.deps.blobStore.put(key, Readable.from([rand
 
 it("finds objects without rows and rows without objects, and fixes both unless it is a dry run", async () => {
   // Healthy files, one whose object will vanish, a pending upload with no bytes yet, and two stray objects.
-  for (const name of ["a", "b", "c"]) await uploadAsset(t.graphqlUrl, { token: w.adminToken, spaceId: w.space.id, path: `${name}.bin`, body: randomBytes(100) });
+  for (const name of ["a", "b", "c"])
+    await uploadAsset(t.graphqlUrl, { token: w.adminToken, spaceId: w.space.id, path: `${name}.bin`, body: randomBytes(100) });
   const vanished = await uploadAsset(t.graphqlUrl, { token: w.adminToken, spaceId: w.space.id, path: "vanished.bin", body: randomBytes(100) });
   const vanishedBlob = await t.deps.prisma.blob.findFirstOrThrow({ where: { entry: { id: vanished.data!.uploadAsset.id } } });
   await t.deps.blobStore.delete(vanishedBlob.key);

@@ -38,7 +38,7 @@ describe("normalization and validation", () => {
   });
 
   it("accepts a 255-byte name and a leading or trailing slash", async () => {
-    const long = "é".repeat(127) + "x"; // 255 bytes
+    const long = `${"é".repeat(127)}x`; // 255 bytes
     const res = await t.gql(CreateFolderByPathDocument, { spaceId, path: `/limits/${long}/`, createParents: true }, token);
     expect(res.data?.createFolder.path).toBe(`limits/${long}`);
   });

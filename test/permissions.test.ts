@@ -52,11 +52,16 @@ type Op = {
   nullWhenHidden?: (res: GraphQLResponse<Record<string, unknown>>) => unknown;
 };
 
-const gql = (query: string, variables: Record<string, unknown>, token?: string) => t.gql<Record<string, unknown>, Record<string, unknown>>(query, variables, token);
+const gql = (query: string, variables: Record<string, unknown>, token?: string) =>
+  t.gql<Record<string, unknown>, Record<string, unknown>>(query, variables, token);
 let n = 0;
 const unique = (prefix: string) => `${prefix}-${++n}`;
 async function adminFolder(path: string) {
-  const res = await gql(`mutation($s: ID!, $p: String!) { createFolder(input: { spaceId: $s, path: $p, createParents: true }) { id } }`, { s: w.space.id, p: path }, w.adminToken);
+  const res = await gql(
+    `mutation($s: ID!, $p: String!) { createFolder(input: { spaceId: $s, path: $p, createParents: true }) { id } }`,
+    { s: w.space.id, p: path },
+    w.adminToken,
+  );
   return (res.data!.createFolder as { id: string }).id;
 }
 async function adminFile(path: string) {
@@ -78,12 +83,25 @@ async function bytesArrive(assetId: string, body: string) {
   await t.deps.blobStore.put(blob.key, Readable.from([Buffer.from(body)]), { contentType: "text/plain", size: Buffer.byteLength(body) });
 }
 const createUpload = (token: string | undefined, path: string) =>
-  gql(`mutation($s: ID!, $p: String!) { createAssetUpload(input: { spaceId: $s, path: $p, mimeType: "text/plain", size: 5 }) { asset { id } uploadRequest { url } } }`, { s: w.space.id, p: path }, token);
+  gql(
+    `mutation($s: ID!, $p: String!) { createAssetUpload(input: { spaceId: $s, path: $p, mimeType: "text/plain", size: 5 }) { asset { id } uploadRequest { url } } }`,
+    { s: w.space.id, p: path },
+    token,
+  );
 const importFromUrl = (token: string | undefined, path: string) =>
-  gql(`mutation($s: ID!, $p: String!, $u: String!) { importAssetFromUrl(input: { spaceId: $s, path: $p, url: $u }) { id size } }`, { s: w.space.id, p: path, u: sourceUrl }, token);
+  gql(
+    `mutation($s: ID!, $p: String!, $u: String!) { importAssetFromUrl(input: { spaceId: $s, path: $p, url: $u }) { id size } }`,
+    { s: w.space.id, p: path, u: sourceUrl },
+    token,
+  );
 
 async function subscribeOnce(token: string | undefined, spaceId: string): Promise<GraphQLResponse<Record<string, unknown>>> {
-  const client = createClient({ url: t.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: token ? { authorization: `Bearer ${token}` } : {} });
+  const client = createClient({
+    url: t.wsUrl,
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    connectionParams: token ? { authorization: `Bearer ${token}` } : {},
+  });
   try {
     const iterator = client.iterate({ query: `subscription($s: ID!) { spaceEvents(spaceId: $s) { type } }`, variables: { s: spaceId } });
     // Allowed subscribers get no error: nudge an event so the iterator yields.
@@ -108,7 +126,8 @@ const OPS: Op[] = [
     name: "Folder.children",
     permission: "assets:read",
     setup: async () => ({ folder: await adminFolder(unique("list")) }),
-    run: (token) => gql(`query($s: ID!) { entry(spaceId: $s, path: "") { ... on Folder { children(first: 5) { edges { node { name } } } } } }`, { s: w.space.id }, token),
+    run: (token) =>
+      gql(`query($s: ID!) { entry(spaceId: $s, path: "") { ... on Folder { children(first: 5) { edges { node { name } } } } } }`, { s: w.space.id }, token),
   },
   {
     name: "Asset.downloadUrl",
@@ -118,7 +137,8 @@ const OPS: Op[] = [
       await adminFile(path);
       return { path };
     },
-    run: (token, { path }) => gql(`query($s: ID!, $p: String!) { entry(spaceId: $s, path: $p) { ... on Asset { downloadUrl } } }`, { s: w.space.id, p: path! }, token),
+    run: (token, { path }) =>
+      gql(`query($s: ID!, $p: String!) { entry(spaceId: $s, path: $p) { ... on Asset { downloadUrl } } }`, { s: w.space.id, p: path! }, token),
   },
   {
     name: "Space.root",
@@ -219,7 +239,8 @@ const OPS: Op[] = [
     name: "renameEntry",
     permission: "assets:update",
     setup: async () => ({ id: await adminFolder(unique("ren")) }),
-    run: (token, { id }) => gql(`mutation($id: ID!, $n: String!) { renameEntry(input: { id: $id, name: $n }) { id } }`, { id: id!, n: unique("renamed") }, token),
+    run: (token, { id }) =>
+      gql(`mutation($id: ID!, $n: String!) { renameEntry(input: { id: $id, name: $n }) { id } }`, { id: id!, n: unique("renamed") }, token),
   },
   {
     name: "moveEntry",
@@ -238,7 +259,11 @@ const OPS: Op[] = [
     permission: "space:admin",
     setup: async () => ({ account: (await t.factories.account(w.org.id)).id }),
     run: (token, { account }) =>
-      gql(`mutation($s: ID!, $a: ID!) { grantSpaceAccess(input: { spaceId: $s, accountId: $a, permissions: ["assets:read"] }) { permissions } }`, { s: w.space.id, a: account! }, token),
+      gql(
+        `mutation($s: ID!, $a: ID!) { grantSpaceAccess(input: { spaceId: $s, accountId: $a, permissions: ["assets:read"] }) { permissions } }`,
+        { s: w.space.id, a: account! },
+        token,
+      ),
   },
   {
     name: "revokeSpaceAccess",
@@ -248,7 +273,8 @@ const OPS: Op[] = [
       await t.factories.grant(a.id, w.space.id, ["assets:read"]);
       return { account: a.id };
     },
-    run: (token, { account }) => gql(`mutation($s: ID!, $a: ID!) { revokeSpaceAccess(input: { spaceId: $s, accountId: $a }) }`, { s: w.space.id, a: account! }, token),
+    run: (token, { account }) =>
+      gql(`mutation($s: ID!, $a: ID!) { revokeSpaceAccess(input: { spaceId: $s, accountId: $a }) }`, { s: w.space.id, a: account! }, token),
   },
 ];
 

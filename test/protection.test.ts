@@ -38,7 +38,10 @@ it("rejects more than 5 directives", async () => {
 });
 
 it("rejects queries over the cost limit", async () => {
-  const fields = Array.from({ length: 12 }, (_, i) => `s${i}: spaces(first: 50) { edges { node { root { children(first: 50) { edges { node { id name path } } } } } } }`).join(" ");
+  const fields = Array.from(
+    { length: 12 },
+    (_, i) => `s${i}: spaces(first: 50) { edges { node { root { children(first: 50) { edges { node { id name path } } } } } } }`,
+  ).join(" ");
   const res = await t.gql(`{ ${fields} }`, {}, token);
   expect(res.errors?.length).toBeGreaterThan(0);
   expect(res.data ?? null).toBeNull();

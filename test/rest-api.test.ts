@@ -9,8 +9,7 @@ import { buildTestApp, type TestApp } from "./harness.ts";
 
 // A minimal valid PNG (signature, IHDR, IDAT, IEND): file-type recognizes it.
 const PNG = Buffer.from(
-  "89504e470d0a1a0a0000000d4948445200000001000000010806000000" +
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082",
+  "89504e470d0a1a0a0000000d4948445200000001000000010806000000" + "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082",
   "hex",
 );
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -41,7 +40,17 @@ afterAll(async () => {
 
 const base = () => `${t.url}/api/v1/space/${w.space.id}/storage`;
 const auth = (token = w.adminToken) => ({ authorization: `Bearer ${token}` });
-type FileJson = { id: string; kind: string; name: string; path: string; mimeType: string | null; size: number; sha256: string | null; createdAt: string; updatedAt: string };
+type FileJson = {
+  id: string;
+  kind: string;
+  name: string;
+  path: string;
+  mimeType: string | null;
+  size: number;
+  sha256: string | null;
+  createdAt: string;
+  updatedAt: string;
+};
 type ErrorJson = { error: { code: string; message: string } };
 async function json<T>(res: Response): Promise<T> {
   return (await res.json()) as T;
@@ -51,7 +60,11 @@ const postJson = (pathId: string, body: unknown, token?: string) =>
 
 describe("the documented examples", () => {
   it("direct binary upload with its Content-Type", async () => {
-    const res = await fetch(`${base()}/${b64("photos/profile.png")}/upload`, { method: "POST", headers: { ...auth(), "content-type": "image/png" }, body: PNG });
+    const res = await fetch(`${base()}/${b64("photos/profile.png")}/upload`, {
+      method: "POST",
+      headers: { ...auth(), "content-type": "image/png" },
+      body: PNG,
+    });
     expect(res.status).toBe(200);
     const file = await json<FileJson>(res);
     expect(file).toMatchObject({ kind: "FILE", name: "profile.png", path: "photos/profile.png", mimeType: "image/png", size: PNG.length, sha256: sha256(PNG) });
@@ -86,7 +99,11 @@ describe("the documented examples", () => {
     const res = await postJson(pathId, { file: { type: "application/octet-stream", size: 1_024_000, meta: { description: "User profile photo" } } });
     expect(res.status).toBe(200);
     const body = await json<{ id: string; path: string; uploadRequest: { method: string; url: string; headers: Record<string, string> } }>(res);
-    expect(body).toMatchObject({ id: pathId, path: "photos/large.bin", uploadRequest: { method: "PUT", headers: { "Content-Type": "application/octet-stream", "Content-Length": "1024000" } } });
+    expect(body).toMatchObject({
+      id: pathId,
+      path: "photos/large.bin",
+      uploadRequest: { method: "PUT", headers: { "Content-Type": "application/octet-stream", "Content-Length": "1024000" } },
+    });
     const bytes = randomBytes(1_024_000);
     const put = await fetch(body.uploadRequest.url, { method: "PUT", headers: { "Content-Type": "application/octet-stream" }, body: bytes });
     expect(put.status).toBe(200);
@@ -99,9 +116,13 @@ describe("the documented examples", () => {
     const path = "docs/ü?>~.txt"; // base64 of this has both + and / in the standard alphabet
     const standard = Buffer.from(path).toString("base64");
     expect(standard).toMatch(/[+/]/);
-    const res = await fetch(`${base()}/${encodeURIComponent(standard)}/upload`, { method: "POST", headers: { ...auth(), "content-type": "text/plain" }, body: "hello" });
+    const res = await fetch(`${base()}/${encodeURIComponent(standard)}/upload`, {
+      method: "POST",
+      headers: { ...auth(), "content-type": "text/plain" },
+      body: "hello",
+    });
     expect(await json<FileJson>(res)).toMatchObject({ path });
-    const variants = [standard, standard.replace(/=+$/, ""), Buffer.from(path).toString("base64url"), Buffer.from(path).toString("base64url") + "="];
+    const variants = [standard, standard.replace(/=+$/, ""), Buffer.from(path).toString("base64url"), `${Buffer.from(path).toString("base64url")}=`];
     for (const v of variants) {
       const got = await fetch(`${base()}/${encodeURIComponent(v)}`, { headers: { ...auth(), accept: "application/json" } });
       expect(got.status, v).toBe(200);
@@ -119,7 +140,9 @@ describe("download, list, delete", () => {
     expect(redirect.status).toBe(302);
     const location = redirect.headers.get("location")!;
     expect(Buffer.from(await (await fetch(location)).arrayBuffer()).equals(PNG)).toBe(true);
-    const asJson = await json<{ url: string; expiresAt: string }>(await fetch(`${base()}/${pathId}?expiresIn=60`, { headers: { ...auth(), accept: "application/json" } }));
+    const asJson = await json<{ url: string; expiresAt: string }>(
+      await fetch(`${base()}/${pathId}?expiresIn=60`, { headers: { ...auth(), accept: "application/json" } }),
+    );
     expect(Math.abs(Date.parse(asJson.expiresAt) - (Date.now() + 60_000))).toBeLessThan(5_000);
   });
 
@@ -128,9 +151,13 @@ describe("download, list, delete", () => {
     expect(root.path).toBe("");
     expect(root.items.map((i) => i.name)).toEqual(expect.arrayContaining(["photos", "imported", "inline"]));
     expect(root.items.every((i) => i.kind === "FOLDER")).toBe(true);
-    const photos = await json<{ path: string; items: FileJson[]; nextCursor: string | null }>(await fetch(`${base()}?path=photos&first=1`, { headers: auth() }));
+    const photos = await json<{ path: string; items: FileJson[]; nextCursor: string | null }>(
+      await fetch(`${base()}?path=photos&first=1`, { headers: auth() }),
+    );
     expect(photos).toMatchObject({ path: "photos", items: [{ name: "large.bin", path: "photos/large.bin" }] });
-    const next = await json<{ items: FileJson[]; nextCursor: string | null }>(await fetch(`${base()}?path=photos&first=1&after=${photos.nextCursor}`, { headers: auth() }));
+    const next = await json<{ items: FileJson[]; nextCursor: string | null }>(
+      await fetch(`${base()}?path=photos&first=1&after=${photos.nextCursor}`, { headers: auth() }),
+    );
     expect(next.items.map((i) => i.name)).toEqual(["profile.png"]);
   });
 
@@ -172,7 +199,11 @@ describe("auth and errors like GraphQL's", () => {
   });
 
   it("413 LIMITS_REACHED over the file size limit, leaving nothing", async () => {
-    const res = await fetch(`${base()}/${b64("big/too-big.bin")}/upload`, { method: "POST", headers: { ...auth(), "content-type": "application/octet-stream" }, body: randomBytes(2_100_000) });
+    const res = await fetch(`${base()}/${b64("big/too-big.bin")}/upload`, {
+      method: "POST",
+      headers: { ...auth(), "content-type": "application/octet-stream" },
+      body: randomBytes(2_100_000),
+    });
     expect(res.status).toBe(413);
     expect((await json<ErrorJson>(res)).error.code).toBe("LIMITS_REACHED");
     expect(await t.deps.prisma.entry.count({ where: { spaceId: w.space.id, name: "too-big.bin" } })).toBe(0);
@@ -230,10 +261,23 @@ describe("bad input", () => {
   });
 
   it.each([
-    "http://127.0.0.1/", "http://2130706433/", "http://0x7f000001/", "http://0177.0.0.1/", "http://127.1/", "http://[::1]/",
-    "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/",
-    "http://172.16.0.1/", "http://192.168.1.1/", "http://100.64.0.1/", "http://[fe80::1]/", "http://[fc00::1]/",
-    "file:///etc/passwd", "ftp://example.com/x",
+    "http://127.0.0.1/",
+    "http://2130706433/",
+    "http://0x7f000001/",
+    "http://0177.0.0.1/",
+    "http://127.1/",
+    "http://[::1]/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://0.0.0.0/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://10.0.0.1/",
+    "http://172.16.0.1/",
+    "http://192.168.1.1/",
+    "http://100.64.0.1/",
+    "http://[fe80::1]/",
+    "http://[fc00::1]/",
+    "file:///etc/passwd",
+    "ftp://example.com/x",
   ])("import from %s -> 403 URL_FORBIDDEN", async (url) => {
     await expectError(await postJson(b64("ssrf.bin"), { file: url }), 403, "URL_FORBIDDEN");
   });

@@ -72,19 +72,44 @@ describe("toStorageError: one mapping for every S3 call", () => {
     ["SignatureDoesNotMatch (wrong secret)", s3Error("SignatureDoesNotMatch", 403), "STORAGE_NOT_CONFIGURED", /refused access/],
     ["a bodiless 403 (HEAD)", s3Error("Forbidden", 403), "STORAGE_NOT_CONFIGURED", /refused access/],
     ["PermanentRedirect (wrong region)", s3Error("PermanentRedirect", 301), "STORAGE_NOT_CONFIGURED", /S3_REGION \("eu-central-1"\)/],
-    ["no credentials anywhere", Object.assign(new Error("Could not load credentials from any providers"), { name: "CredentialsProviderError" }), "STORAGE_NOT_CONFIGURED", /No S3 credentials/],
+    [
+      "no credentials anywhere",
+      Object.assign(new Error("Could not load credentials from any providers"), { name: "CredentialsProviderError" }),
+      "STORAGE_NOT_CONFIGURED",
+      /No S3 credentials/,
+    ],
     ["InternalError 500", s3Error("InternalError", 500), "STORAGE_UNAVAILABLE", /failed \(InternalError, HTTP 500\)/],
     ["SlowDown 503", s3Error("SlowDown", 503), "STORAGE_UNAVAILABLE", /SlowDown/],
     ["throttled 429", s3Error("TooManyRequests", 429), "STORAGE_UNAVAILABLE", /HTTP 429/],
     ["another 4xx", s3Error("InvalidArgument", 400), "STORAGE_UNAVAILABLE", /refused the request \(InvalidArgument, HTTP 400\)/],
     ["connection refused", networkError("ECONNREFUSED"), "STORAGE_UNAVAILABLE", /not reachable \(ECONNREFUSED\)/],
-    ["untrusted TLS certificate", networkError("DEPTH_ZERO_SELF_SIGNED_CERT"), "STORAGE_NOT_CONFIGURED", /TLS to S3 at https:\/\/s3\.example\.com failed \(DEPTH_ZERO_SELF_SIGNED_CERT\)/],
-    ["the SDK's wrapper around a refused connection", Object.assign(new Error("fetch failed"), { cause: networkError("ECONNREFUSED") }), "STORAGE_UNAVAILABLE", /ECONNREFUSED/],
+    [
+      "untrusted TLS certificate",
+      networkError("DEPTH_ZERO_SELF_SIGNED_CERT"),
+      "STORAGE_NOT_CONFIGURED",
+      /TLS to S3 at https:\/\/s3\.example\.com failed \(DEPTH_ZERO_SELF_SIGNED_CERT\)/,
+    ],
+    [
+      "the SDK's wrapper around a refused connection",
+      Object.assign(new Error("fetch failed"), { cause: networkError("ECONNREFUSED") }),
+      "STORAGE_UNAVAILABLE",
+      /ECONNREFUSED/,
+    ],
     ["DNS failure", networkError("ENOTFOUND"), "STORAGE_UNAVAILABLE", /not reachable \(ENOTFOUND\)/],
     ["DNS not answering", networkError("EAI_AGAIN"), "STORAGE_UNAVAILABLE", /EAI_AGAIN/],
     ["connection reset", networkError("ECONNRESET"), "STORAGE_UNAVAILABLE", /ECONNRESET/],
-    ["happy eyeballs: every address refused", Object.assign(new AggregateError([networkError("ECONNREFUSED"), networkError("ECONNREFUSED")]), {}), "STORAGE_UNAVAILABLE", /ECONNREFUSED/],
-    ["idle socket timeout", Object.assign(new Error("socket timed out after 15000 ms of inactivity"), { name: "TimeoutError" }), "STORAGE_UNAVAILABLE", /did not answer in time/],
+    [
+      "happy eyeballs: every address refused",
+      Object.assign(new AggregateError([networkError("ECONNREFUSED"), networkError("ECONNREFUSED")]), {}),
+      "STORAGE_UNAVAILABLE",
+      /ECONNREFUSED/,
+    ],
+    [
+      "idle socket timeout",
+      Object.assign(new Error("socket timed out after 15000 ms of inactivity"), { name: "TimeoutError" }),
+      "STORAGE_UNAVAILABLE",
+      /did not answer in time/,
+    ],
     ["deadline abort", Object.assign(new Error("Request aborted"), { name: "AbortError" }), "STORAGE_UNAVAILABLE", /did not answer in time/],
   ] as const)("%s -> %s", (_label, error, code, message) => {
     const mapped = toStorageError(error, where);
@@ -185,7 +210,9 @@ describe("S3BlobStore when S3 is not usable", () => {
     try {
       const started = performance.now();
       // 9 MiB: a multipart upload; the idle timeout ends it, the 3 s cleanup DELETE is not awaited.
-      await expect(store.put(randomToken(20), Readable.from([randomBytes(9 * 1024 * 1024)]), { contentType: "application/octet-stream" })).rejects.toMatchObject({
+      await expect(
+        store.put(randomToken(20), Readable.from([randomBytes(9 * 1024 * 1024)]), { contentType: "application/octet-stream" }),
+      ).rejects.toMatchObject({
         code: "STORAGE_UNAVAILABLE",
       });
       expect(performance.now() - started).toBeLessThan(2_900);
@@ -248,7 +275,14 @@ describe.each([
   it(`a GraphQL upload fails within ${FAST_FAIL_MS / 1000} s with ${code} and leaves no entry, no blob row and no usage`, async () => {
     const w = await t.factories.world();
     const started = performance.now();
-    const res = await uploadAsset(t.graphqlUrl, { token: w.adminToken, spaceId: w.space.id, path: "outage/report.txt", body: "quarterly numbers", type: "text/plain", createParents: true });
+    const res = await uploadAsset(t.graphqlUrl, {
+      token: w.adminToken,
+      spaceId: w.space.id,
+      path: "outage/report.txt",
+      body: "quarterly numbers",
+      type: "text/plain",
+      createParents: true,
+    });
     const ms = performance.now() - started;
     expect(errorCode(res)).toBe(code);
     // Clients get the code and a plain message; the endpoint and bucket stay in /readyz and the log.

@@ -70,7 +70,13 @@ describe("spaceEvents over graphql-ws", () => {
     const up = await uploadAsset(t.graphqlUrl, { token: w.adminToken, spaceId: w.space.id, path: "ws-event.txt", body: "hi" });
     const event = await sub.result;
     expect(event.errors).toBeUndefined();
-    expect(event.data?.spaceEvents).toMatchObject({ type: "CREATED", name: "ws-event.txt", kind: "FILE", entryId: up.data!.uploadAsset.id, spaceId: w.space.id });
+    expect(event.data?.spaceEvents).toMatchObject({
+      type: "CREATED",
+      name: "ws-event.txt",
+      kind: "FILE",
+      entryId: up.data!.uploadAsset.id,
+      spaceId: w.space.id,
+    });
   });
 
   it("refuses a subscriber without a token (UNAUTHENTICATED) and one from another space (NOT_FOUND)", async () => {
@@ -107,7 +113,10 @@ describe("the whole lifecycle as events", () => {
           next: (r) => {
             if (r.errors) return reject(new Error(JSON.stringify(r.errors)));
             events.push(r.data!.spaceEvents);
-            if (r.data!.spaceEvents.type === "DELETED") (stop(), resolve());
+            if (r.data!.spaceEvents.type === "DELETED") {
+              stop();
+              resolve();
+            }
           },
           error: reject,
           complete: () => {},
@@ -180,7 +189,15 @@ describe("pubsub over LISTEN/NOTIFY", () => {
       const iterator = b.subscribe("space.events", "spc_shared")[Symbol.asyncIterator]();
       const next = iterator.next();
       await new Promise((r) => setTimeout(r, 50));
-      a.publish("space.events", "spc_shared", { type: "DELETED", spaceId: "spc_shared", entryId: "ent_x", parentId: null, name: "gone", kind: "FILE", at: new Date().toISOString() });
+      a.publish("space.events", "spc_shared", {
+        type: "DELETED",
+        spaceId: "spc_shared",
+        entryId: "ent_x",
+        parentId: null,
+        name: "gone",
+        kind: "FILE",
+        at: new Date().toISOString(),
+      });
       const { value } = await next;
       expect(value).toMatchObject({ type: "DELETED", entryId: "ent_x", name: "gone" });
       await iterator.return?.();

@@ -30,12 +30,20 @@ afterAll(async () => {
 
 type Req = { method: string; url: string; headers: Record<string, string> };
 const put = (req: Req, body: Uint8Array, headers = req.headers) =>
-  fetch(req.url, { method: "PUT", headers: Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== "content-length")), body: new Uint8Array(body) });
+  fetch(req.url, {
+    method: "PUT",
+    headers: Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== "content-length")),
+    body: new Uint8Array(body),
+  });
 
 it("uploads straight to S3 and completes with completeAssetUpload", async () => {
   const bytes = randomBytes(64 * 1024);
   const sha256 = createHash("sha256").update(bytes).digest("hex");
-  const created = await t.gql(CreateAssetUploadDocument, { input: { spaceId: w.space.id, path: "s3/file.bin", mimeType: "application/octet-stream", size: bytes.length, sha256, createParents: true } }, w.adminToken);
+  const created = await t.gql(
+    CreateAssetUploadDocument,
+    { input: { spaceId: w.space.id, path: "s3/file.bin", mimeType: "application/octet-stream", size: bytes.length, sha256, createParents: true } },
+    w.adminToken,
+  );
   expect(created.errors).toBeUndefined();
   const { asset, uploadRequest } = created.data!.createAssetUpload;
   // The URL points at the store, not at this server.

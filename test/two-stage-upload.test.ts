@@ -27,13 +27,21 @@ const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const org = () => t.deps.prisma.organization.findUniqueOrThrow({ where: { id: w.org.id } });
 
 async function create(path: string, size: number, extra: { mimeType?: string; sha256?: string; expiresIn?: number; meta?: unknown } = {}) {
-  const res = await t.gql(CreateAssetUploadDocument, { input: { spaceId: w.space.id, path, mimeType: extra.mimeType ?? "application/octet-stream", size, createParents: true, ...extra } }, w.adminToken);
+  const res = await t.gql(
+    CreateAssetUploadDocument,
+    { input: { spaceId: w.space.id, path, mimeType: extra.mimeType ?? "application/octet-stream", size, createParents: true, ...extra } },
+    w.adminToken,
+  );
   return res;
 }
 type Req = { url: string; headers: Record<string, string> };
 const put = (req: Req, body: Uint8Array | string, headers: Record<string, string> = req.headers) =>
   // fetch sets Content-Length from the body itself (it refuses to be told).
-  fetch(req.url, { method: "PUT", headers: Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== "content-length")), body: typeof body === "string" ? body : new Uint8Array(body) });
+  fetch(req.url, {
+    method: "PUT",
+    headers: Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== "content-length")),
+    body: typeof body === "string" ? body : new Uint8Array(body),
+  });
 const errorOf = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
 
 describe("the happy path", () => {
@@ -177,7 +185,9 @@ describe("completion, limits and abandonment", () => {
     expect((await mk("a.bin", 7_000)).errors).toBeUndefined();
     expect(errorCode(await mk("b.bin", 4_000))).toBe("LIMITS_REACHED");
     // A direct upload sees the reservation too.
-    expect(errorCode(await uploadAsset(t.graphqlUrl, { token: small.adminToken, spaceId: small.space.id, path: "c.bin", body: randomBytes(4_000) }))).toBe("LIMITS_REACHED");
+    expect(errorCode(await uploadAsset(t.graphqlUrl, { token: small.adminToken, spaceId: small.space.id, path: "c.bin", body: randomBytes(4_000) }))).toBe(
+      "LIMITS_REACHED",
+    );
   });
 
   it("the sweep completes uploads whose client never said so, and abandons expired ones", async () => {
@@ -193,14 +203,17 @@ describe("completion, limits and abandonment", () => {
     const result = await t.deps.services.blobs.sweepPendingUploads(later);
     expect(result.completed).toBeGreaterThanOrEqual(1);
     expect(result.abandoned).toBeGreaterThanOrEqual(1);
-    const status = async (path: string) => ((await t.gql(AssetAtPathDocument, { spaceId: w.space.id, path }, w.adminToken)).data?.entry as { status?: string } | null)?.status ?? null;
+    const status = async (path: string) =>
+      ((await t.gql(AssetAtPathDocument, { spaceId: w.space.id, path }, w.adminToken)).data?.entry as { status?: string } | null)?.status ?? null;
     expect(await status("sweep/arrived.bin")).toBe("READY");
     expect(await status("sweep/abandoned.bin")).toBeNull();
     expect(await t.deps.prisma.blob.count({ where: { uploadEntryId: abandoned.data!.createAssetUpload.asset.id } })).toBe(0);
     const after = await org();
     expect(after.usedBytes - before.usedBytes).toBe(300n);
     // Every pending reservation in this org was settled or given back.
-    expect(after.reservedBytes).toBe(BigInt((await t.deps.prisma.blob.aggregate({ _sum: { size: true }, where: { organizationId: w.org.id, status: "PENDING" } }))._sum.size ?? 0n));
+    expect(after.reservedBytes).toBe(
+      BigInt((await t.deps.prisma.blob.aggregate({ _sum: { size: true }, where: { organizationId: w.org.id, status: "PENDING" } }))._sum.size ?? 0n),
+    );
   });
 
   it("deleting a file with an upload in flight gives the reservation back", async () => {

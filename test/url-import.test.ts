@@ -16,13 +16,7 @@ import tls from "node:tls";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi, type MockInstance } from "vitest";
 import { loadConfig } from "../src/config.ts";
 import { AppError, type ErrorCode } from "../src/errors.ts";
-import {
-  fileNameFromDisposition,
-  isForbiddenAddress,
-  openImportUrl,
-  type ImportOptions,
-  type ResolvedAddress,
-} from "../src/ingest/url-import.ts";
+import { fileNameFromDisposition, isForbiddenAddress, openImportUrl, type ImportOptions, type ResolvedAddress } from "../src/ingest/url-import.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -65,9 +59,10 @@ function fenced(this: net.Socket, ...args: unknown[]): net.Socket {
   const options = (Array.isArray(first) ? first[0] : first) as net.TcpNetConnectOpts;
   let targets: string[] = [];
   if (net.isIP(options.host ?? "")) targets = [options.host!];
-  else options.lookup?.(options.host ?? "", { all: true }, (_err, found) => {
-    targets = Array.isArray(found) ? found.map((a) => a.address) : [found];
-  });
+  else
+    options.lookup?.(options.host ?? "", { all: true }, (_err, found) => {
+      targets = Array.isArray(found) ? found.map((a) => a.address) : [found];
+    });
   if (targets.length > 0 && targets.every((a) => a === "127.0.0.1")) {
     return realConnect.apply(this, args as Parameters<typeof realConnect>);
   }
@@ -161,9 +156,9 @@ const origin = http.createServer((req, res) => {
 
 // Answers with raw bytes, for responses node:http would refuse to send.
 const RAW_RESPONSES: Record<string, string> = {
-  "/lie": "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n" + "z".repeat(300),
-  "/close-delimited": "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + "z".repeat(300),
-  "/truncated": "HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n" + "z".repeat(100),
+  "/lie": `HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n${"z".repeat(300)}`,
+  "/close-delimited": `HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n${"z".repeat(300)}`,
+  "/truncated": `HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n${"z".repeat(100)}`,
 };
 const raw = net.createServer((socket) => {
   socket.on("error", () => {});
@@ -201,30 +196,104 @@ afterEach(() => {
 describe("isForbiddenAddress", () => {
   const forbidden = [
     // IPv4
-    "0.0.0.0", "0.1.2.3", "10.0.0.1", "10.255.255.255", "100.64.0.0", "100.64.0.1", "100.127.255.255",
-    "127.0.0.1", "127.255.255.254", "169.254.0.1", "169.254.169.254", "172.16.0.1", "172.31.255.255",
-    "192.0.0.8", "192.0.2.1", "192.88.99.1", "192.168.1.1", "198.18.0.1", "198.19.255.255",
-    "198.51.100.7", "203.0.113.9", "224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255",
+    "0.0.0.0",
+    "0.1.2.3",
+    "10.0.0.1",
+    "10.255.255.255",
+    "100.64.0.0",
+    "100.64.0.1",
+    "100.127.255.255",
+    "127.0.0.1",
+    "127.255.255.254",
+    "169.254.0.1",
+    "169.254.169.254",
+    "172.16.0.1",
+    "172.31.255.255",
+    "192.0.0.8",
+    "192.0.2.1",
+    "192.88.99.1",
+    "192.168.1.1",
+    "198.18.0.1",
+    "198.19.255.255",
+    "198.51.100.7",
+    "203.0.113.9",
+    "224.0.0.1",
+    "239.255.255.250",
+    "240.0.0.1",
+    "255.255.255.255",
     // IPv6 native
-    "::", "::1", "fe80::1", "febf:ffff::1", "fc00::1", "fd12:3456::1", "fec0::1", "ff02::1", "ff05::1:3",
-    "100::1", "2001:db8::1", "2001:2::1", "3fff::1",
+    "::",
+    "::1",
+    "fe80::1",
+    "febf:ffff::1",
+    "fc00::1",
+    "fd12:3456::1",
+    "fec0::1",
+    "ff02::1",
+    "ff05::1:3",
+    "100::1",
+    "2001:db8::1",
+    "2001:2::1",
+    "3fff::1",
     // Teredo, all of it
-    "2001::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+    "2001::1",
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",
     // IPv4 inside IPv6
-    "::ffff:127.0.0.1", "::ffff:7f00:1", "0:0:0:0:0:ffff:7f00:1", "::ffff:10.0.0.1", "::ffff:169.254.169.254",
-    "::ffff:0.0.0.0", "::ffff:0:7f00:1", "::ffff:0:a9fe:a9fe", "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe",
-    "64:ff9b::c0a8:101", "64:ff9b:1::808:808", "2002:7f00:1::1", "2002:a00:1::", "2002:a9fe:a9fe::1",
-    "::7f00:1", "::a00:1",
+    "::ffff:127.0.0.1",
+    "::ffff:7f00:1",
+    "0:0:0:0:0:ffff:7f00:1",
+    "::ffff:10.0.0.1",
+    "::ffff:169.254.169.254",
+    "::ffff:0.0.0.0",
+    "::ffff:0:7f00:1",
+    "::ffff:0:a9fe:a9fe",
+    "64:ff9b::7f00:1",
+    "64:ff9b::a9fe:a9fe",
+    "64:ff9b::c0a8:101",
+    "64:ff9b:1::808:808",
+    "2002:7f00:1::1",
+    "2002:a00:1::",
+    "2002:a9fe:a9fe::1",
+    "::7f00:1",
+    "::a00:1",
     // Scoped, and spellings we never dial
-    "fe80::1%eth0", "2001:4860::1%1", "", "localhost", "0177.0.0.1", "127.1", "2130706433", "0x7f000001",
-    "1.2.3.4.5", "::ffff:999.0.0.1", "[::1]",
+    "fe80::1%eth0",
+    "2001:4860::1%1",
+    "",
+    "localhost",
+    "0177.0.0.1",
+    "127.1",
+    "2130706433",
+    "0x7f000001",
+    "1.2.3.4.5",
+    "::ffff:999.0.0.1",
+    "[::1]",
   ];
   const public_ = [
-    "1.1.1.1", "8.8.8.8", "93.184.216.34", "11.0.0.1", "100.63.255.255", "100.128.0.0", "126.255.255.255",
-    "128.0.0.1", "169.253.255.255", "169.255.0.1", "172.15.255.255", "172.32.0.0", "192.0.1.1",
-    "192.169.0.1", "198.17.255.255", "198.20.0.0", "223.255.255.255",
-    "2606:4700:4700::1111", "2001:4860:4860::8888", "2a00:1450:4001::1", "2400:cb00::1",
-    "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1",
+    "1.1.1.1",
+    "8.8.8.8",
+    "93.184.216.34",
+    "11.0.0.1",
+    "100.63.255.255",
+    "100.128.0.0",
+    "126.255.255.255",
+    "128.0.0.1",
+    "169.253.255.255",
+    "169.255.0.1",
+    "172.15.255.255",
+    "172.32.0.0",
+    "192.0.1.1",
+    "192.169.0.1",
+    "198.17.255.255",
+    "198.20.0.0",
+    "223.255.255.255",
+    "2606:4700:4700::1111",
+    "2001:4860:4860::8888",
+    "2a00:1450:4001::1",
+    "2400:cb00::1",
+    "::ffff:8.8.8.8",
+    "64:ff9b::808:808",
+    "2002:808:808::1",
   ];
   it.each(forbidden)("refuses %s", (ip) => expect(isForbiddenAddress(ip)).toBe(true));
   it.each(public_)("accepts %s", (ip) => expect(isForbiddenAddress(ip)).toBe(false));
@@ -233,7 +302,12 @@ describe("isForbiddenAddress", () => {
 describe("configuration", () => {
   it("reads the import settings, with safe defaults", () => {
     expect(loadConfig({}).import).toMatchObject({ allowHosts: [], maxRedirects: 5, connectTimeoutMs: 5_000, readTimeoutMs: 15_000 });
-    const c = loadConfig({ IMPORT_ALLOW_HOSTS: " 127.0.0.1, minio.internal ,", IMPORT_MAX_REDIRECTS: "0", IMPORT_TIMEOUT_MS: "300", IMPORT_READ_TIMEOUT_MS: "400" });
+    const c = loadConfig({
+      IMPORT_ALLOW_HOSTS: " 127.0.0.1, minio.internal ,",
+      IMPORT_MAX_REDIRECTS: "0",
+      IMPORT_TIMEOUT_MS: "300",
+      IMPORT_READ_TIMEOUT_MS: "400",
+    });
     expect(c.import).toMatchObject({ allowHosts: ["127.0.0.1", "minio.internal"], maxRedirects: 0, connectTimeoutMs: 300, readTimeoutMs: 400 });
     expect(() => loadConfig({ IMPORT_MAX_REDIRECTS: "-1" })).toThrow(/IMPORT_MAX_REDIRECTS/);
   });
@@ -611,11 +685,18 @@ describe("timeouts", () => {
     let fullPort: number;
     const fillers: net.Socket[] = [];
     beforeAll(async () => {
-      child = spawn(process.execPath, ["-e", `
+      child = spawn(
+        process.execPath,
+        [
+          "-e",
+          `
         const s = require("net").createServer().listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => {
           process.stdout.write(s.address().port + "\\n");
           setTimeout(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30000), 20);
-        });`], { stdio: ["ignore", "pipe", "inherit"] });
+        });`,
+        ],
+        { stdio: ["ignore", "pipe", "inherit"] },
+      );
       fullPort = await new Promise<number>((resolve) => child.stdout!.once("data", (d) => resolve(Number(String(d).trim()))));
       await new Promise((r) => setTimeout(r, 100));
       // Fill the accept queue (backlog 1 holds two) until a connect no longer completes.
@@ -637,10 +718,7 @@ describe("timeouts", () => {
 
     it("a connect that never completes fails after the connect timeout", async () => {
       const started = performance.now();
-      const e = await expectCode(
-        openImportUrl(`http://127.0.0.1:${fullPort}/`, allowed({ connectTimeoutMs: 300, readTimeoutMs: 10_000 })),
-        "URL_FETCH_FAILED",
-      );
+      const e = await expectCode(openImportUrl(`http://127.0.0.1:${fullPort}/`, allowed({ connectTimeoutMs: 300, readTimeoutMs: 10_000 })), "URL_FETCH_FAILED");
       expect(e.message).toMatch(/Connecting to .* timed out/);
       expect(performance.now() - started).toBeLessThan(2_000);
     });
@@ -670,11 +748,29 @@ describe.skipIf(!hasOpenssl)("https", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), "cabinet-url-import-"));
-    execFileSync("openssl", [
-      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-      "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem"),
-      "-subj", "/CN=cabinet.test", "-addext", "subjectAltName=DNS:cabinet.test",
-    ], { stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "1",
+        "-keyout",
+        path.join(dir, "key.pem"),
+        "-out",
+        path.join(dir, "cert.pem"),
+        "-subj",
+        "/CN=cabinet.test",
+        "-addext",
+        "subjectAltName=DNS:cabinet.test",
+      ],
+      { stdio: "ignore" },
+    );
     cert = readFileSync(path.join(dir, "cert.pem"));
     server = https.createServer({ key: readFileSync(path.join(dir, "key.pem")), cert }, (req, res) => {
       handshakes.push({ servername: (req.socket as tls.TLSSocket).servername, host: req.headers.host });
@@ -693,8 +789,9 @@ describe.skipIf(!hasOpenssl)("https", () => {
 
   const trustTestCert = () => {
     const connect = tls.connect;
-    return vi.spyOn(tls, "connect").mockImplementation(((options: tls.ConnectionOptions) =>
-      connect({ ...options, ca: cert })) as unknown as typeof tls.connect);
+    return vi
+      .spyOn(tls, "connect")
+      .mockImplementation(((options: tls.ConnectionOptions) => connect({ ...options, ca: cert })) as unknown as typeof tls.connect);
   };
   const lookup = fakeDns({ "cabinet.test": [v4("127.0.0.1")], "other.test": [v4("127.0.0.1")] });
 

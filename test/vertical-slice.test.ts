@@ -58,7 +58,14 @@ describe("vertical slice", () => {
     const up = await uploadAsset(t.graphqlUrl, { token, spaceId, path: "documents/contracts/Vertrag Ü 契約.pdf", body: bytes, type: "application/pdf" });
     expect(up.errors).toBeUndefined();
     const asset = up.data!.uploadAsset;
-    expect(asset).toMatchObject({ name: "Vertrag Ü 契約.pdf", path: "documents/contracts/Vertrag Ü 契約.pdf", size: bytes.length, sha256: sha256(bytes), mimeType: "application/pdf", status: "READY" });
+    expect(asset).toMatchObject({
+      name: "Vertrag Ü 契約.pdf",
+      path: "documents/contracts/Vertrag Ü 契約.pdf",
+      size: bytes.length,
+      sha256: sha256(bytes),
+      mimeType: "application/pdf",
+      status: "READY",
+    });
     expect(asset.id).toMatch(/^ent_/);
 
     const got = await t.gql(AssetAtPathDocument, { spaceId, path: "documents/contracts/Vertrag Ü 契約.pdf", expiresIn: 60 }, token);

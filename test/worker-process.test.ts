@@ -91,10 +91,9 @@ it("the API process only enqueues; the worker process purges replaced bytes and 
   expect((await sql.query(`SELECT 1 FROM blobs WHERE key = $1`, [oldKey])).rowCount).toBe(0);
 
   // A two-stage upload whose URL expires in a second, and no bytes ever arrive.
-  const created = await graphql(
-    `mutation($input: CreateAssetUploadInput!) { createAssetUpload(input: $input) { asset { id status } } }`,
-    { input: { spaceId, path: "notes/never.bin", mimeType: "application/octet-stream", size: 10, expiresIn: 1 } },
-  );
+  const created = await graphql(`mutation($input: CreateAssetUploadInput!) { createAssetUpload(input: $input) { asset { id status } } }`, {
+    input: { spaceId, path: "notes/never.bin", mimeType: "application/octet-stream", size: 10, expiresIn: 1 },
+  });
   expect(created.createAssetUpload.asset.status).toBe("PENDING");
   const pendingUploads = async () => Number((await sql.query(`SELECT count(*) FROM blobs WHERE status = 'PENDING'`)).rows[0].count);
   expect(await pendingUploads()).toBe(1);
@@ -133,7 +132,10 @@ it("the API process only enqueues; the worker process purges replaced bytes and 
   expect(abandoned).toBe(1);
   expect(await graphql(`query($spaceId: ID!) { entry(spaceId: $spaceId, path: "notes/never.bin") { id } }`, { spaceId })).toEqual({ entry: null });
   // The worker declared the schedules; the API process never handled a job.
-  expect((await sql.query<{ name: string }>(`SELECT name FROM pgboss.schedule ORDER BY name`)).rows.map((r) => r.name)).toEqual(["blob.reconcile", "upload.sweep"]);
+  expect((await sql.query<{ name: string }>(`SELECT name FROM pgboss.schedule ORDER BY name`)).rows.map((r) => r.name)).toEqual([
+    "blob.reconcile",
+    "upload.sweep",
+  ]);
   expect(jobsDone(api.stdout())).toEqual([]);
 
   // Both shut down in order on SIGTERM.

@@ -27,7 +27,7 @@ const USER = "cabinet";
 async function readOrCreatePassword(file: string): Promise<string> {
   if (existsSync(file)) return (await readFile(file, "utf8")).trim();
   const password = randomBytes(24).toString("hex");
-  await writeFile(file, password + "\n", { mode: 0o600 });
+  await writeFile(file, `${password}\n`, { mode: 0o600 });
   return password;
 }
 
@@ -60,8 +60,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   // enter this directory (mkdtemp makes 0700 ones). Secrets inside stay 0600.
   if (asRoot) await chmod(options.dir, 0o755);
   const password = await readOrCreatePassword(path.join(options.dir, "postgres.password"));
-  const urlFor = (port: number) => (database: string) =>
-    `postgresql://${USER}:${password}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+  const urlFor = (port: number) => (database: string) => `postgresql://${USER}:${password}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
 
   const existing = await runningPort(pgData);
   if (existing) return { urlFor: urlFor(existing), stop: async () => {} };
@@ -79,9 +78,11 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     createPostgresUser: asRoot,
     initdbFlags: ["--encoding=UTF8", "--locale=C.UTF-8"],
     postgresFlags: [
-      "-c", "listen_addresses=127.0.0.1",
+      "-c",
+      "listen_addresses=127.0.0.1",
       // No unix socket: avoids clashing with a system Postgres over /tmp/.s.PGSQL.*.
-      "-c", "unix_socket_directories=",
+      "-c",
+      "unix_socket_directories=",
       ...(options.fast ? ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"] : []),
     ],
     onLog: log,

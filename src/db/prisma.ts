@@ -17,10 +17,7 @@ export type PrismaOptions = {
 
 export function createPrisma(databaseUrl: string, options: PrismaOptions = {}): PrismaClient {
   const onError = (e: Error) => options.onPoolError?.(e);
-  const adapter = new PrismaPg(
-    { connectionString: databaseUrl, max: options.maxConnections ?? 10 },
-    { onPoolError: onError, onConnectionError: onError },
-  );
+  const adapter = new PrismaPg({ connectionString: databaseUrl, max: options.maxConnections ?? 10 }, { onPoolError: onError, onConnectionError: onError });
   if (!options.onQuery) return new PrismaClient({ adapter });
   const client = new PrismaClient({ adapter, log: [{ emit: "event", level: "query" }] });
   client.$on("query", (e) => options.onQuery!(e.query));

@@ -33,9 +33,9 @@ export function createContext(deps: Deps, input: { authorization: string | undef
       viewer ??= Promise.resolve()
         .then(() => authenticate(deps.prisma, bearerToken(input.authorization)))
         .then((v) => {
-        if (!v) throw errors.unauthenticated();
-        return v;
-      });
+          if (!v) throw errors.unauthenticated();
+          return v;
+        });
       return viewer;
     },
     loaders: {

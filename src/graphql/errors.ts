@@ -10,8 +10,7 @@ export type ErrorLogger = (message: string, fields: Record<string, unknown>) => 
 // graphql ships CJS and ESM builds; libraries may hold the other one, so
 // GraphQLErrors are recognised by shape, not with instanceof.
 type GraphQLErrorLike = GraphQLError & { originalError?: unknown };
-const isGraphQLError = (e: unknown): e is GraphQLErrorLike =>
-  e instanceof Error && e.name === "GraphQLError" && "extensions" in e;
+const isGraphQLError = (e: unknown): e is GraphQLErrorLike => e instanceof Error && e.name === "GraphQLError" && "extensions" in e;
 
 function unwrap(error: unknown): unknown {
   let current = error;
@@ -59,7 +58,6 @@ export function createErrorHandling(log: ErrorLogger) {
       extensions: { code: "INTERNAL_SERVER_ERROR", ...(requestId ? { requestId } : {}) },
     });
   };
-  const isNewsToTheLog = (error: unknown) =>
-    !isAppError(unwrap(error)) && !(typeof error === "object" && error && alreadyLogged.has(error));
+  const isNewsToTheLog = (error: unknown) => !isAppError(unwrap(error)) && !(typeof error === "object" && error && alreadyLogged.has(error));
   return { maskError, isNewsToTheLog };
 }

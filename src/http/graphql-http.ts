@@ -93,13 +93,17 @@ export async function registerGraphqlRoute(app: FastifyInstance, yoga: Yoga): Pr
           if (req.headers["content-type"]?.startsWith("multipart/form-data")) {
             // CSRF check first: a multipart form is a "simple request" a browser can forge.
             if (!CSRF_HEADERS.some((h) => req.headers[h])) {
-              return reply.code(400).send({ errors: [{ message: "Multipart requests need a CSRF header (e.g. x-graphql-yoga-csrf)", extensions: { code: "BAD_USER_INPUT" } }] });
+              return reply
+                .code(400)
+                .send({ errors: [{ message: "Multipart requests need a CSRF header (e.g. x-graphql-yoga-csrf)", extensions: { code: "BAD_USER_INPUT" } }] });
             }
             try {
               req.body = await processRequest(req.raw, reply.raw, { maxFiles: 10 });
             } catch (e) {
               const status = (e as { status?: number }).status ?? 400;
-              return reply.code(status).send({ errors: [{ message: (e as Error).message, extensions: { code: status === 413 ? "LIMITS_REACHED" : "BAD_USER_INPUT" } }] });
+              return reply
+                .code(status)
+                .send({ errors: [{ message: (e as Error).message, extensions: { code: status === 413 ? "LIMITS_REACHED" : "BAD_USER_INPUT" } }] });
             }
           }
           const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply });

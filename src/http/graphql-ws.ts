@@ -39,7 +39,7 @@ export function attachGraphqlWs(server: Server, yoga: Yoga, deps: { prisma: Pris
         const authorization = authorizationOf({ req: ctx.extra.request, connectionParams: ctx.connectionParams });
         if (!authorization) return true;
         const since = liveAccess.checkpoint();
-        let viewer;
+        let viewer: Awaited<ReturnType<typeof authenticate>>;
         try {
           viewer = await authenticate(prisma, bearerToken(authorization));
         } catch (e) {

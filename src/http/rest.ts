@@ -23,7 +23,9 @@ export const viewerOf = (req: FastifyRequest): Viewer => requireViewer(req.viewe
 
 export const ERROR_SCHEMA = {
   type: "object",
-  properties: { error: { type: "object", properties: { code: { type: "string" }, message: { type: "string" }, details: { type: "object", additionalProperties: true } } } },
+  properties: {
+    error: { type: "object", properties: { code: { type: "string" }, message: { type: "string" }, details: { type: "object", additionalProperties: true } } },
+  },
 } as const;
 
 /** The error responses of a REST route's schema, for its OpenAPI entry. */

@@ -85,10 +85,22 @@ export function mediaTypeEssence(value: string | null | undefined): string | nul
 
 // WHATWG mimesniff "JavaScript MIME type essence match".
 const JAVASCRIPT_TYPES = new Set([
-  "application/ecmascript", "application/javascript", "application/x-ecmascript", "application/x-javascript",
-  "text/ecmascript", "text/javascript", "text/javascript1.0", "text/javascript1.1", "text/javascript1.2",
-  "text/javascript1.3", "text/javascript1.4", "text/javascript1.5", "text/jscript", "text/livescript",
-  "text/x-ecmascript", "text/x-javascript",
+  "application/ecmascript",
+  "application/javascript",
+  "application/x-ecmascript",
+  "application/x-javascript",
+  "text/ecmascript",
+  "text/javascript",
+  "text/javascript1.0",
+  "text/javascript1.1",
+  "text/javascript1.2",
+  "text/javascript1.3",
+  "text/javascript1.4",
+  "text/javascript1.5",
+  "text/jscript",
+  "text/livescript",
+  "text/x-ecmascript",
+  "text/x-javascript",
 ]);
 const DOCUMENT_TYPES = new Set(["text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml", "text/xsl"]);
 
@@ -114,9 +126,46 @@ type MarkupType = "text/html" | "application/xhtml+xml" | "image/svg+xml" | "app
 // followed by whitespace, ">" or "/" (browsers accept only " " and ">": we are
 // stricter than they are).
 const HTML_TAGS = new Set([
-  "html", "head", "script", "iframe", "h1", "div", "font", "table", "a", "style", "title", "b", "body", "br", "p",
-  "img", "object", "embed", "frameset", "frame", "meta", "link", "base", "form", "input", "button", "video",
-  "audio", "math", "template", "xmp", "noscript", "marquee", "details", "span", "h2", "h3", "h4", "h5", "h6",
+  "html",
+  "head",
+  "script",
+  "iframe",
+  "h1",
+  "div",
+  "font",
+  "table",
+  "a",
+  "style",
+  "title",
+  "b",
+  "body",
+  "br",
+  "p",
+  "img",
+  "object",
+  "embed",
+  "frameset",
+  "frame",
+  "meta",
+  "link",
+  "base",
+  "form",
+  "input",
+  "button",
+  "video",
+  "audio",
+  "math",
+  "template",
+  "xmp",
+  "noscript",
+  "marquee",
+  "details",
+  "span",
+  "h2",
+  "h3",
+  "h4",
+  "h5",
+  "h6",
 ]);
 
 const isSpace = (c: string | undefined) => c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\f";
@@ -222,8 +271,14 @@ function hasBinaryByte(head: Uint8Array): boolean {
 
 // file-type results whose signatures are text by design, so they stand even in a text-only head.
 const TEXT_SIGNATURES = new Set([
-  "application/pdf", "application/postscript", "application/eps", "application/rtf",
-  "application/pgp-encrypted", "text/calendar", "text/vcard", "text/vtt",
+  "application/pdf",
+  "application/postscript",
+  "application/eps",
+  "application/rtf",
+  "application/pgp-encrypted",
+  "text/calendar",
+  "text/vcard",
+  "text/vtt",
 ]);
 
 /** Sniffs the head of a file (only the first SNIFF_BYTES bytes are looked at). */
@@ -247,14 +302,34 @@ const NO_CLAIM = new Set(["application/octet-stream", "binary/octet-stream", "ap
 
 // Non-standard spellings, mapped to the names file-type reports.
 const ALIASES: Record<string, string> = {
-  "image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png",
-  "image/x-ms-bmp": "image/bmp", "image/x-bmp": "image/bmp", "image/x-tiff": "image/tiff",
-  "application/x-pdf": "application/pdf", "application/x-zip-compressed": "application/zip", "application/x-zip": "application/zip",
-  "application/x-gzip": "application/gzip", "audio/mp3": "audio/mpeg", "audio/x-mp3": "audio/mpeg", "audio/mpeg3": "audio/mpeg",
-  "audio/x-mpeg": "audio/mpeg", "audio/x-wav": "audio/wav", "audio/wave": "audio/wav", "audio/vnd.wave": "audio/wav",
-  "audio/x-flac": "audio/flac", "audio/x-aiff": "audio/aiff", "audio/x-midi": "audio/midi", "audio/mid": "audio/midi",
-  "video/x-matroska": "video/matroska", "video/avi": "video/vnd.avi", "video/msvideo": "video/vnd.avi", "video/x-msvideo": "video/vnd.avi",
-  "application/font-woff": "font/woff", "application/x-font-ttf": "font/ttf", "application/x-font-otf": "font/otf",
+  "image/jpg": "image/jpeg",
+  "image/pjpeg": "image/jpeg",
+  "image/x-png": "image/png",
+  "image/x-ms-bmp": "image/bmp",
+  "image/x-bmp": "image/bmp",
+  "image/x-tiff": "image/tiff",
+  "application/x-pdf": "application/pdf",
+  "application/x-zip-compressed": "application/zip",
+  "application/x-zip": "application/zip",
+  "application/x-gzip": "application/gzip",
+  "audio/mp3": "audio/mpeg",
+  "audio/x-mp3": "audio/mpeg",
+  "audio/mpeg3": "audio/mpeg",
+  "audio/x-mpeg": "audio/mpeg",
+  "audio/x-wav": "audio/wav",
+  "audio/wave": "audio/wav",
+  "audio/vnd.wave": "audio/wav",
+  "audio/x-flac": "audio/flac",
+  "audio/x-aiff": "audio/aiff",
+  "audio/x-midi": "audio/midi",
+  "audio/mid": "audio/midi",
+  "video/x-matroska": "video/matroska",
+  "video/avi": "video/vnd.avi",
+  "video/msvideo": "video/vnd.avi",
+  "video/x-msvideo": "video/vnd.avi",
+  "application/font-woff": "font/woff",
+  "application/x-font-ttf": "font/ttf",
+  "application/x-font-otf": "font/otf",
 };
 
 // Different names for one container format: a declared member is kept when another member is sniffed.
@@ -274,7 +349,8 @@ const FAMILY = new Map(FAMILIES.flatMap((members, n) => members.map((m) => [m, n
 
 // Formats built on zip or OLE compound files. file-type may only see the container
 // in the head (it inspects zip entries, which can sit past the first 4100 bytes).
-const ZIP_BASED = /^(application\/(vnd\.openxmlformats-officedocument\.|vnd\.oasis\.opendocument\.|vnd\.ms-[\w.-]*macroenabled|epub\+zip|java-archive|vnd\.android\.package-archive|x-xpinstall|vnd\.visio)|model\/3mf$)|\+zip$/;
+const ZIP_BASED =
+  /^(application\/(vnd\.openxmlformats-officedocument\.|vnd\.oasis\.opendocument\.|vnd\.ms-[\w.-]*macroenabled|epub\+zip|java-archive|vnd\.android\.package-archive|x-xpinstall|vnd\.visio)|model\/3mf$)|\+zip$/;
 const CFB_BASED = /^application\/(msword|vnd\.ms-|vnd\.visio|x-msi|x-ole-storage)/;
 
 const canonical = (essence: string) => ALIASES[essence] ?? essence;

@@ -37,8 +37,14 @@ export function parseDataUrl(raw: string, maxBytes: number): DataUrl {
     if (!PERCENT_PAYLOAD.test(payload)) throw invalid("The data must be URL characters or %-escapes");
     size = payload.length - 2 * (payload.match(/%/g)?.length ?? 0);
   }
-  if (size > maxBytes) throw errors.limitsReached(`The data URL holds ${size} bytes; at most ${maxBytes} are accepted`, { reason: "DATA_URL_SIZE", limit: maxBytes });
+  if (size > maxBytes)
+    throw errors.limitsReached(`The data URL holds ${size} bytes; at most ${maxBytes} are accepted`, { reason: "DATA_URL_SIZE", limit: maxBytes });
 
-  const bytes = base64 ? Buffer.from(payload, "base64") : Buffer.from(payload.replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), "latin1");
+  const bytes = base64
+    ? Buffer.from(payload, "base64")
+    : Buffer.from(
+        payload.replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))),
+        "latin1",
+      );
   return { mediaType, body: Readable.from([bytes]), size: bytes.length };
 }

@@ -17,12 +17,7 @@ export type IngestLimits = {
 
 export type Ingested = { contentType: string; size: bigint; sha256: string };
 
-export async function ingest(
-  blobStore: BlobStore,
-  key: string,
-  source: Readable,
-  options: IngestLimits & { declaredType?: string | null },
-): Promise<Ingested> {
+export async function ingest(blobStore: BlobStore, key: string, source: Readable, options: IngestLimits & { declaredType?: string | null }): Promise<Ingested> {
   const meter = new MeteredStream(options.limitBytes, options.onLimit);
   const sniffer = new ContentTypeSniffer(options.declaredType);
   source.on("error", (e) => meter.destroy(e));

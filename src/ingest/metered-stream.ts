@@ -3,7 +3,7 @@
 // of being stored first and rejected after.
 import { createHash, type Hash } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
-import { AppError } from "../errors.ts";
+import type { AppError } from "../errors.ts";
 
 export class MeteredStream extends Transform {
   bytes = 0;

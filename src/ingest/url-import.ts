@@ -187,8 +187,7 @@ function normalizeAllowHosts(entries: readonly string[]): Set<string> {
   return out;
 }
 
-const defaultLookup = async (hostname: string): Promise<readonly ResolvedAddress[]> =>
-  dns.promises.lookup(hostname, { all: true, verbatim: true });
+const defaultLookup = async (hostname: string): Promise<readonly ResolvedAddress[]> => dns.promises.lookup(hostname, { all: true, verbatim: true });
 
 function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => AppError): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -336,7 +335,10 @@ function decodeRfc8187(value: string): string | null {
   try {
     if (/^utf-8$/i.test(charset)) return decodeURIComponent(encoded);
     if (/^iso-8859-1$/i.test(charset)) {
-      return Buffer.from(encoded.replace(/%([0-9a-f]{2})/gi, (_, h: string) => String.fromCharCode(parseInt(h, 16))), "latin1").toString("latin1");
+      return Buffer.from(
+        encoded.replace(/%([0-9a-f]{2})/gi, (_, h: string) => String.fromCharCode(parseInt(h, 16))),
+        "latin1",
+      ).toString("latin1");
     }
   } catch {
     // malformed escapes: fall back to filename=

@@ -39,13 +39,11 @@ export type JobSpec<Name extends string = string, Data extends object = object, 
    * `needs` is what this handler uses, no more; deps.ts supplies it. A returned object is
    * stored as the job's output and logged with it.
    */
-  handle(job: Job<Data>, needs: Needs): Promise<object | void>;
+  handle(job: Job<Data>, needs: Needs): Promise<object | undefined>;
 };
 
 /** Declares a job. Name, data and needs are inferred from the literal and the handler's types. */
-export function defineJob<const Name extends string, Data extends object, Needs>(
-  spec: JobSpec<Name, Data, Needs>,
-): JobSpec<Name, Data, Needs> {
+export function defineJob<const Name extends string, Data extends object, Needs>(spec: JobSpec<Name, Data, Needs>): JobSpec<Name, Data, Needs> {
   return spec;
 }
 

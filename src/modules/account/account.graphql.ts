@@ -79,8 +79,7 @@ builder.queryFields((t) => ({
   account: t.prismaField({
     type: AccountRef,
     description: "The calling account.",
-    resolve: async (query, _root, _args, ctx) =>
-      ctx.prisma.account.findUniqueOrThrow({ ...query, where: { id: (await ctx.viewer()).accountId } }),
+    resolve: async (query, _root, _args, ctx) => ctx.prisma.account.findUniqueOrThrow({ ...query, where: { id: (await ctx.viewer()).accountId } }),
   }),
 }));
 

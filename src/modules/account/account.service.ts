@@ -33,10 +33,7 @@ export function createAccountService(deps: { prisma: PrismaClient; pubsub: Pick<
   }
 
   /** Returns the secret once; only its hash is stored. */
-  async function createTokenUnchecked(
-    db: PrismaClient | Tx,
-    input: { accountId: string; name: string; expiresAt?: Date | null; secret?: string },
-  ) {
+  async function createTokenUnchecked(db: PrismaClient | Tx, input: { accountId: string; name: string; expiresAt?: Date | null; secret?: string }) {
     const secret = input.secret ?? newTokenSecret();
     const token = await db.apiToken.create({
       data: { id: newId("ApiToken"), accountId: input.accountId, name: input.name, tokenHash: hashToken(secret), expiresAt: input.expiresAt ?? null },

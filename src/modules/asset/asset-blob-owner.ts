@@ -9,8 +9,7 @@ import type { BlobOwner } from "../blob/blob.service.ts";
 import { spaceEvent } from "../entry/entry.service.ts";
 import { lockSpaceTree } from "../entry/entry-tree.sql.ts";
 
-const uploadTarget = (tx: Tx, blob: Blob) =>
-  blob.uploadEntryId ? tx.entry.findUnique({ where: { id: blob.uploadEntryId }, include: { blob: true } }) : null;
+const uploadTarget = (tx: Tx, blob: Blob) => (blob.uploadEntryId ? tx.entry.findUnique({ where: { id: blob.uploadEntryId }, include: { blob: true } }) : null);
 
 export function createAssetBlobOwner(deps: { pubsub: Pick<CabinetPubSub, "publish"> }): BlobOwner {
   return {

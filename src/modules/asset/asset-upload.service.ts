@@ -33,12 +33,7 @@ export type CreateAssetUploadInput = {
 
 const MAX_META_BYTES = 16 * 1024;
 
-export function createAssetUploadService(deps: {
-  prisma: PrismaClient;
-  blobs: BlobService;
-  pubsub: CabinetPubSub;
-  presign: PresignLimits;
-}) {
+export function createAssetUploadService(deps: { prisma: PrismaClient; blobs: BlobService; pubsub: CabinetPubSub; presign: PresignLimits }) {
   const { prisma, blobs, pubsub, presign } = deps;
 
   function validate(input: CreateAssetUploadInput, maxFileSize: bigint) {
@@ -66,9 +61,17 @@ export function createAssetUploadService(deps: {
 
     const { entry, blob, isNew } = await prisma.$transaction(async (tx) => {
       const { parentId, name, existing } = await claimFilePath(tx, viewer, space, segments, { createParents: !!input.createParents, created });
-      const blob = await blobs.reserve(tx, { organizationId: space.organizationId, spaceId: space.id, ownerKind: "ENTRY" }, {
-        size, contentType, sha256, metadata: { meta: input.meta ?? null }, expiresInSeconds,
-      });
+      const blob = await blobs.reserve(
+        tx,
+        { organizationId: space.organizationId, spaceId: space.id, ownerKind: "ENTRY" },
+        {
+          size,
+          contentType,
+          sha256,
+          metadata: { meta: input.meta ?? null },
+          expiresInSeconds,
+        },
+      );
       let entryId: string;
       if (existing) {
         entryId = existing.id;

@@ -126,7 +126,8 @@ const AssetUploadPayload = builder.objectRef<{ entryId: string; uploadRequest: U
 builder.mutationFields((t) => ({
   createAssetUpload: t.field({
     type: AssetUploadPayload,
-    description: "Starts a two-stage upload for large files: the bytes go straight to the blob store. The size is reserved against the quota until the upload completes or is abandoned.",
+    description:
+      "Starts a two-stage upload for large files: the bytes go straight to the blob store. The size is reserved against the quota until the upload completes or is abandoned.",
     args: { input: t.arg({ type: CreateAssetUploadInput }) },
     resolve: async (_root, { input }, ctx) => {
       const { entry, uploadRequest } = await ctx.deps.services.uploads.createAssetUpload(await ctx.viewer(), {
@@ -147,7 +148,8 @@ builder.mutationFields((t) => ({
   }),
   completeAssetUpload: t.prismaField({
     type: AssetRef,
-    description: "Checks the uploaded bytes (size, sha256 when declared, content type) and makes them the file's content. Idempotent. UPLOAD_INCOMPLETE while the bytes have not arrived.",
+    description:
+      "Checks the uploaded bytes (size, sha256 when declared, content type) and makes them the file's content. Idempotent. UPLOAD_INCOMPLETE while the bytes have not arrived.",
     args: { id: t.arg.id({ description: "The asset's id." }) },
     resolve: async (query, _root, args, ctx) => {
       const entry = await ctx.deps.services.uploads.completeAssetUpload(await ctx.viewer(), args.id);

@@ -142,7 +142,7 @@ function storageHandlers(deps: AssetRouteDeps) {
     if (contentType.startsWith("multipart/form-data")) {
       // Form fields before the file are skipped; the file must be the field named `file`.
       const part = await req.file();
-      if (!part || part.fieldname !== "file") throw errors.badInput('A multipart upload needs its file in the field "file"');
+      if (part?.fieldname !== "file") throw errors.badInput('A multipart upload needs its file in the field "file"');
       const entry = await assets.uploadAsset(viewer, { ...target, body: part.file, declaredType: part.mimetype });
       return reply.send(fileJson(await withBlob(entry.id), path));
     }
@@ -160,7 +160,11 @@ function storageHandlers(deps: AssetRouteDeps) {
       }
       if (isTwoStageSpec(file)) {
         const { entry, uploadRequest } = await uploads.createAssetUpload(viewer, {
-          ...target, mimeType: file.type, size: file.size, sha256: file.sha256, meta: file.meta,
+          ...target,
+          mimeType: file.type,
+          size: file.size,
+          sha256: file.sha256,
+          meta: file.meta,
         });
         return reply.send({ id: pathId, assetId: entry.id, path, uploadRequest });
       }
@@ -237,7 +241,9 @@ export async function registerAssetRoutes(api: FastifyInstance, deps: AssetRoute
   );
   api.post<{ Params: PathParams }>(
     "/space/:spaceId/storage/:pathId/complete",
-    { schema: { tags, summary: "Complete a two-stage upload once its bytes were PUT", params: PATH_PARAMS, response: { 200: FILE_SCHEMA, ...ERROR_RESPONSES } } },
+    {
+      schema: { tags, summary: "Complete a two-stage upload once its bytes were PUT", params: PATH_PARAMS, response: { 200: FILE_SCHEMA, ...ERROR_RESPONSES } },
+    },
     (req, reply) => handle.complete(call(req, reply, req.params.pathId)),
   );
   api.get<{ Params: PathParams; Querystring: DownloadQuery }>(
@@ -267,12 +273,18 @@ export async function registerAssetRoutes(api: FastifyInstance, deps: AssetRoute
         tags,
         summary: "Delete a file, or a folder with everything in it",
         params: PATH_PARAMS,
-        response: { 200: { type: "object", properties: { id: { type: "string" }, path: { type: "string" }, deletedFiles: { type: "integer" } } }, ...ERROR_RESPONSES },
+        response: {
+          200: { type: "object", properties: { id: { type: "string" }, path: { type: "string" }, deletedFiles: { type: "integer" } } },
+          ...ERROR_RESPONSES,
+        },
       },
     },
     (req, reply) => handle.remove(call(req, reply, req.params.pathId)),
   );
-  api.get<{ Params: SpaceParams; Querystring: { path?: string; first?: number; after?: string; orderBy?: EntryOrder["field"]; direction?: EntryOrder["direction"] } }>(
+  api.get<{
+    Params: SpaceParams;
+    Querystring: { path?: string; first?: number; after?: string; orderBy?: EntryOrder["field"]; direction?: EntryOrder["direction"] };
+  }>(
     "/space/:spaceId/storage",
     {
       schema: {

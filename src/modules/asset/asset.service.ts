@@ -92,7 +92,18 @@ export function createAssetService(deps: {
       }
       entryId = newId("Entry");
       await tx.entry.create({
-        data: { id: entryId, spaceId: u.space.id, parentId, kind: "FILE", name, blobId, size: u.object.size, createdById: viewer.accountId, createdAt: now, updatedAt: now },
+        data: {
+          id: entryId,
+          spaceId: u.space.id,
+          parentId,
+          kind: "FILE",
+          name,
+          blobId,
+          size: u.object.size,
+          createdById: viewer.accountId,
+          createdAt: now,
+          updatedAt: now,
+        },
       });
       return null;
     });
@@ -131,7 +142,13 @@ export function createAssetService(deps: {
     const org = await prisma.organization.findUniqueOrThrow({ where: { id: space.organizationId }, select: { maxFileSizeBytes: true } });
     const source = await openImportUrl(input.url, { ...deps.importOptions, maxBytes: Number(org.maxFileSizeBytes) });
     try {
-      return await uploadAsset(viewer, { spaceId: input.spaceId, path: input.path, body: source.body, declaredType: source.contentType, createParents: input.createParents });
+      return await uploadAsset(viewer, {
+        spaceId: input.spaceId,
+        path: input.path,
+        body: source.body,
+        declaredType: source.contentType,
+        createParents: input.createParents,
+      });
     } finally {
       source.body.destroy();
     }

@@ -55,7 +55,13 @@ export async function reconcileBlobStore(
   const { prisma, blobStore } = deps;
   const youngerThan = (options.now ?? new Date()).getTime() - options.minAgeSeconds * 1000;
   const report: ReconcileReport = {
-    dryRun: options.dryRun, objectsScanned: 0, orphanObjectCount: 0, orphanObjects: [], skippedYoungObjects: 0, missingObjectCount: 0, missingObjects: [],
+    dryRun: options.dryRun,
+    objectsScanned: 0,
+    orphanObjectCount: 0,
+    orphanObjects: [],
+    skippedYoungObjects: 0,
+    missingObjectCount: 0,
+    missingObjects: [],
   };
   let missing: { id: string; key: string }[] = [];
 
@@ -65,7 +71,10 @@ export async function reconcileBlobStore(
   let unmatched: BlobListEntry[] = [];
 
   const settleUnmatched = async () => {
-    const owned = await keysWithRows(prisma, unmatched.map((o) => o.key));
+    const owned = await keysWithRows(
+      prisma,
+      unmatched.map((o) => o.key),
+    );
     for (const object of unmatched) {
       if (owned.has(object.key)) continue;
       if (object.lastModified.getTime() > youngerThan) {

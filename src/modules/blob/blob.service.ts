@@ -147,8 +147,15 @@ export function createBlobService(deps: {
   ): Promise<Blob> {
     const blob = await tx.blob.create({
       data: {
-        id: newId("Blob"), organizationId: scope.organizationId, spaceId: scope.spaceId, ownerKind: scope.ownerKind,
-        key: object.key, status: "READY", size: object.size, contentType: object.contentType, sha256: object.sha256,
+        id: newId("Blob"),
+        organizationId: scope.organizationId,
+        spaceId: scope.spaceId,
+        ownerKind: scope.ownerKind,
+        key: object.key,
+        status: "READY",
+        size: object.size,
+        contentType: object.contentType,
+        sha256: object.sha256,
       },
     });
     await settle(tx, scope, blob.size, await attach(blob.id), null);
@@ -167,9 +174,17 @@ export function createBlobService(deps: {
     await reserveQuota(tx, scope.organizationId, upload.size);
     return tx.blob.create({
       data: {
-        id: newId("Blob"), organizationId: scope.organizationId, spaceId: scope.spaceId, ownerKind: scope.ownerKind,
-        key: newBlobKey(), status: "PENDING", size: upload.size, contentType: upload.contentType, sha256: upload.sha256,
-        metadata: upload.metadata as never, uploadExpiresAt: new Date(Date.now() + upload.expiresInSeconds * 1000),
+        id: newId("Blob"),
+        organizationId: scope.organizationId,
+        spaceId: scope.spaceId,
+        ownerKind: scope.ownerKind,
+        key: newBlobKey(),
+        status: "PENDING",
+        size: upload.size,
+        contentType: upload.contentType,
+        sha256: upload.sha256,
+        metadata: upload.metadata as never,
+        uploadExpiresAt: new Date(Date.now() + upload.expiresInSeconds * 1000),
       },
     });
   }
@@ -233,7 +248,7 @@ export function createBlobService(deps: {
    */
   async function completeUpload(blobId: string): Promise<Completion> {
     const blob = await prisma.blob.findUnique({ where: { id: blobId } });
-    if (!blob || blob.status !== "PENDING") return { state: "gone" };
+    if (blob?.status !== "PENDING") return { state: "gone" };
     let verified: { contentType: string } | null;
     try {
       verified = await verify(blob);
@@ -317,12 +332,25 @@ export function createBlobService(deps: {
     const sum = (billed: boolean) => blobs.filter((b) => (b.status !== "PENDING") === billed).reduce((total, b) => total + b.size, 0n);
     await billUsage(tx, scope.organizationId, scope.spaceId, -sum(true));
     await releaseQuota(tx, scope.organizationId, sum(false));
-    await purgeAfterCommit(queue, tx, blobs.map((b) => b.key));
+    await purgeAfterCommit(
+      queue,
+      tx,
+      blobs.map((b) => b.key),
+    );
   }
 
   return {
-    store, discard, commitStored,
-    reserve, presignUpload, renewUpload, drop, completeUpload, isAwaitingBytes, completeByKey, sweepPendingUploads,
+    store,
+    discard,
+    commitStored,
+    reserve,
+    presignUpload,
+    renewUpload,
+    drop,
+    completeUpload,
+    isAwaitingBytes,
+    completeByKey,
+    sweepPendingUploads,
     purgeDeleted,
   };
 }

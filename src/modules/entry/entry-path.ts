@@ -12,9 +12,9 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 /** Validates one entry name (used for rename and create-by-name too). */
 export function normalizeName(raw: string): string {
   const name = raw.normalize("NFC");
-  if (name === "" ) throw errors.invalidPath("A name cannot be empty");
+  if (name === "") throw errors.invalidPath("A name cannot be empty");
   if (name === "." || name === "..") throw errors.invalidPath(`"${name}" is not a valid name`);
-  if (name.includes("/")) throw errors.invalidPath("A name cannot contain \"/\"");
+  if (name.includes("/")) throw errors.invalidPath('A name cannot contain "/"');
   if (CONTROL.test(name)) throw errors.invalidPath("A name cannot contain control characters");
   if (Buffer.byteLength(name, "utf8") > MAX_SEGMENT_BYTES) {
     throw errors.invalidPath(`A name can be at most ${MAX_SEGMENT_BYTES} bytes`);
@@ -29,7 +29,7 @@ export function normalizePath(raw: string): string[] {
   const trimmed = path.replace(/^\//, "").replace(/\/$/, "");
   if (trimmed === "") return [];
   return trimmed.split("/").map((segment) => {
-    if (segment === "") throw errors.invalidPath("A path cannot contain empty segments (\"//\")");
+    if (segment === "") throw errors.invalidPath('A path cannot contain empty segments ("//")');
     return normalizeName(segment);
   });
 }

@@ -85,7 +85,11 @@ export async function claimFilePath(
   return { parentId, name, existing };
 }
 
-export function spaceEvent(type: SpaceEvent["type"], spaceId: string, e: { id: string; parentId: string | null; name: string; kind: "FOLDER" | "FILE" }): SpaceEvent {
+export function spaceEvent(
+  type: SpaceEvent["type"],
+  spaceId: string,
+  e: { id: string; parentId: string | null; name: string; kind: "FOLDER" | "FILE" },
+): SpaceEvent {
   return { type, spaceId, entryId: e.id, parentId: e.parentId, name: e.name, kind: e.kind, at: new Date().toISOString() };
 }
 
@@ -101,7 +105,6 @@ export function createEntryService(deps: { prisma: PrismaClient; pubsub: Cabinet
 
   const publish = (type: SpaceEvent["type"], e: { id: string; spaceId: string; parentId: string | null; name: string; kind: "FOLDER" | "FILE" }) =>
     pubsub.publish("space.events", e.spaceId, spaceEvent(type, e.spaceId, e));
-
 
   /**
    * Creates a folder either as `name` under `parentId`, or at `path` (its
@@ -160,11 +163,9 @@ export function createEntryService(deps: { prisma: PrismaClient; pubsub: Cabinet
     const entry = await editableEntry(prisma, viewer, input.id, "assets:update");
     const name = normalizeName(input.name);
     if (name === entry.name) return entry;
-    const renamed = await prisma.entry
-      .update({ where: { id: entry.id }, data: { name, updatedAt: new Date() } })
-      .catch((e) => {
-        throw fromPrismaError(e, () => errors.alreadyExists(name));
-      });
+    const renamed = await prisma.entry.update({ where: { id: entry.id }, data: { name, updatedAt: new Date() } }).catch((e) => {
+      throw fromPrismaError(e, () => errors.alreadyExists(name));
+    });
     publish("UPDATED", renamed);
     return renamed;
   }

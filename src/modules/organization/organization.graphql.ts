@@ -24,7 +24,6 @@ builder.queryFields((t) => ({
   organization: t.prismaField({
     type: OrganizationRef,
     description: "The caller's organization, with its quota and exact usage.",
-    resolve: async (query, _root, _args, ctx) =>
-      ctx.prisma.organization.findUniqueOrThrow({ ...query, where: { id: (await ctx.viewer()).organizationId } }),
+    resolve: async (query, _root, _args, ctx) => ctx.prisma.organization.findUniqueOrThrow({ ...query, where: { id: (await ctx.viewer()).organizationId } }),
   }),
 }));

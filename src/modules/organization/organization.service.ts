@@ -41,7 +41,8 @@ export function createOrganizationService(deps: {
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(727274002)`;
       const admin = await tx.account.findFirst({ where: { isOrgAdmin: true } });
       if (admin) return null;
-      const org = (await tx.organization.findFirst({ orderBy: { createdAt: "asc" } })) ??
+      const org =
+        (await tx.organization.findFirst({ orderBy: { createdAt: "asc" } })) ??
         (await tx.organization.create({
           data: { id: newId("Organization"), name: "Default organization", quotaBytes: defaults.quotaBytes, maxFileSizeBytes: defaults.maxFileSizeBytes },
         }));

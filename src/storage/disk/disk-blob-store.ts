@@ -90,9 +90,7 @@ export class DiskBlobStore implements BlobStore {
     const stream = createReadStream(file, range ? { start: range.start, end: range.end } : {});
     await new Promise<void>((resolve, reject) => {
       stream.once("open", () => resolve());
-      stream.once("error", (e) =>
-        reject((e as NodeJS.ErrnoException).code === "ENOENT" ? new AppError("NOT_FOUND", "Blob not found") : e),
-      );
+      stream.once("error", (e) => reject((e as NodeJS.ErrnoException).code === "ENOENT" ? new AppError("NOT_FOUND", "Blob not found") : e));
     });
     return stream;
   }
@@ -113,9 +111,7 @@ export class DiskBlobStore implements BlobStore {
 
   async presignGet(key: string, options: PresignGetOptions): Promise<string> {
     this.pathFor(key);
-    const disposition = options.fileName || options.disposition
-      ? contentDisposition(options.disposition ?? "inline", options.fileName)
-      : undefined;
+    const disposition = options.fileName || options.disposition ? contentDisposition(options.disposition ?? "inline", options.fileName) : undefined;
     const fields: SignedFields = {
       method: "GET",
       key,
@@ -158,7 +154,7 @@ export class DiskBlobStore implements BlobStore {
       if (prefix.length >= 2 ? shard !== prefix.slice(0, 2) : !shard.startsWith(prefix)) continue;
       for (const name of await this.readdirOrEmpty(path.join(this.root, shard))) {
         if (!name.startsWith(prefix) || !isBlobKey(name) || !name.startsWith(shard)) continue;
-        let s;
+        let s: Awaited<ReturnType<typeof stat>>;
         try {
           s = await stat(path.join(this.root, shard, name));
         } catch (e) {

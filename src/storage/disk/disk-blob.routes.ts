@@ -51,7 +51,6 @@ function verifiedGet(store: DiskBlobStore, req: FastifyRequest<{ Params: { key: 
   return fields;
 }
 
-
 async function serve(store: DiskBlobStore, req: FastifyRequest<{ Params: { key: string } }>, reply: FastifyReply) {
   const fields = verifiedGet(store, req);
   const head = await store.head(fields.key);

@@ -16,6 +16,7 @@ import {
   HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
   S3Client,
   S3ServiceException,
 } from "@aws-sdk/client-s3";
@@ -73,21 +74,51 @@ export const DEFAULT_S3_TIMEOUTS: Readonly<S3Timeouts> = Object.freeze({
 });
 
 const NETWORK_CODES = new Set([
-  "ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EPIPE",
-  "EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN", "ENETDOWN", "ECONNABORTED", "UND_ERR_SOCKET",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EHOSTDOWN",
+  "ENETDOWN",
+  "ECONNABORTED",
+  "UND_ERR_SOCKET",
 ]);
 // TLS failures that mean S3_ENDPOINT is wrong or its certificate is not trusted.
 const TLS_CODES = new Set([
-  "ERR_SSL_WRONG_VERSION_NUMBER", "CERT_HAS_EXPIRED", "DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "ERR_TLS_CERT_ALTNAME_INVALID",
+  "ERR_SSL_WRONG_VERSION_NUMBER",
+  "CERT_HAS_EXPIRED",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
 ]);
 // S3 error codes an operator has to fix: retrying cannot help.
 const BUCKET_MISSING = new Set(["NoSuchBucket"]);
 const CREDENTIALS_REJECTED = new Set([
-  "AccessDenied", "AllAccessDisabled", "AccountProblem", "InvalidAccessKeyId", "SignatureDoesNotMatch",
-  "InvalidToken", "ExpiredToken", "InvalidSecurity", "NotSignedUp", "Forbidden",
+  "AccessDenied",
+  "AllAccessDisabled",
+  "AccountProblem",
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "InvalidToken",
+  "ExpiredToken",
+  "InvalidSecurity",
+  "NotSignedUp",
+  "Forbidden",
 ]);
-const WRONG_PLACE = new Set(["PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException", "InvalidBucketName", "MovedPermanently", "Redirect"]);
+const WRONG_PLACE = new Set([
+  "PermanentRedirect",
+  "AuthorizationHeaderMalformed",
+  "IllegalLocationConstraintException",
+  "InvalidBucketName",
+  "MovedPermanently",
+  "Redirect",
+]);
 
 export type StorageErrorContext = { bucket: string; endpoint: string; region: string };
 
@@ -121,17 +152,25 @@ export function toStorageError(e: unknown, where: StorageErrorContext): unknown 
     const label = `${s3.name}${status ? `, HTTP ${status}` : ""}`;
     if (BUCKET_MISSING.has(s3.name)) return notConfigured(`Bucket "${where.bucket}" does not exist at ${where.endpoint} (${label})`);
     if (CREDENTIALS_REJECTED.has(s3.name) || status === 401 || status === 403) {
-      return notConfigured(`S3 at ${where.endpoint} refused access to bucket "${where.bucket}" (${label}): check S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY and the bucket policy`);
+      return notConfigured(
+        `S3 at ${where.endpoint} refused access to bucket "${where.bucket}" (${label}): check S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY and the bucket policy`,
+      );
     }
     if (WRONG_PLACE.has(s3.name) || status === 301 || status === 307) {
-      return notConfigured(`Bucket "${where.bucket}" is not reachable as configured (${label}): check S3_REGION ("${where.region}"), S3_ENDPOINT and S3_FORCE_PATH_STYLE`);
+      return notConfigured(
+        `Bucket "${where.bucket}" is not reachable as configured (${label}): check S3_REGION ("${where.region}"), S3_ENDPOINT and S3_FORCE_PATH_STYLE`,
+      );
     }
     if (status !== undefined && (status >= 500 || status === 429)) return unavailable(`S3 at ${where.endpoint} failed (${label})`);
     if (status !== undefined) return unavailable(`S3 at ${where.endpoint} refused the request (${label})`);
   }
-  if (name === "CredentialsProviderError") return notConfigured(`No S3 credentials found: set S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY (${(e as Error).message})`);
+  if (name === "CredentialsProviderError")
+    return notConfigured(`No S3 credentials found: set S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY (${(e as Error).message})`);
   const tls = findCode(e, TLS_CODES);
-  if (tls) return notConfigured(`TLS to S3 at ${where.endpoint} failed (${tls}): check S3_ENDPOINT and the certificate it presents (NODE_EXTRA_CA_CERTS for a private CA)`);
+  if (tls)
+    return notConfigured(
+      `TLS to S3 at ${where.endpoint} failed (${tls}): check S3_ENDPOINT and the certificate it presents (NODE_EXTRA_CA_CERTS for a private CA)`,
+    );
   const code = findCode(e, NETWORK_CODES);
   if (code) return unavailable(`S3 at ${where.endpoint} is not reachable (${code})`);
   if (name === "TimeoutError" || name === "AbortError") {
@@ -268,10 +307,9 @@ export class S3BlobStore implements BlobStore {
   async getStream(key: string, range?: ByteRange): Promise<Readable> {
     try {
       const out = await this.withDeadline(this.timeouts.requestDeadlineMs, (abortSignal) =>
-        this.client.send(
-          new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
-          { abortSignal },
-        ),
+        this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range ? `bytes=${range.start}-${range.end}` : undefined }), {
+          abortSignal,
+        }),
       );
       return out.Body as Readable;
     } catch (e) {
@@ -296,7 +334,7 @@ export class S3BlobStore implements BlobStore {
   async *list(options: { prefix?: string; pageSize?: number } = {}): AsyncGenerator<BlobListEntry> {
     let continuationToken: string | undefined;
     do {
-      let page;
+      let page: ListObjectsV2CommandOutput;
       try {
         page = await this.withDeadline(this.timeouts.requestDeadlineMs, (abortSignal) =>
           this.client.send(

@@ -119,7 +119,10 @@ export class S3Presigner {
     for (const [name, value] of Object.entries(req.headers ?? {})) {
       const lower = name.toLowerCase();
       headers[lower] = value;
-      if (lower.startsWith("x-amz-")) (unhoistable ??= new Set()).add(lower);
+      if (lower.startsWith("x-amz-")) {
+        unhoistable ??= new Set();
+        unhoistable.add(lower);
+      }
     }
     const signed = await this.signer.presign(
       {
