@@ -1,4 +1,4 @@
-// GraphQL over HTTP: the yoga server (schema, armor limits, CSRF prevention,
+// GraphQL over HTTP: the yoga server (schema, armor limits, our cost limit, CSRF prevention,
 // error masking, bundled GraphiQL, per-request context) and the /graphql route.
 // SSE subscriptions are yoga's own; graphql-ws (graphql-ws.ts) shares this yoga.
 import { randomUUID } from "node:crypto";
@@ -13,6 +13,7 @@ import { useEndStreamsOnRevocation, type LiveAccess } from "../access/live-acces
 import type { Deps } from "../deps.ts";
 import { createContext } from "../graphql/context.ts";
 import { createErrorHandling } from "../graphql/errors.ts";
+import { useQueryCostLimit } from "../graphql/query-cost.ts";
 import { schema } from "../graphql/schema.ts";
 import { runWithRequestId } from "../request-context.ts";
 
@@ -69,9 +70,11 @@ export function createYogaServer(deps: Deps, liveAccess: LiveAccess) {
         maxDepth: { n: 16 },
         maxAliases: { n: 15, allowList: [] },
         maxDirectives: { n: 5 },
-        costLimit: { maxCost: 10_000 },
+        // Armor's cost limit cannot multiply by arguments held in variables: ours replaces it.
+        costLimit: { enabled: false },
         maxTokens: { n: 5_000 },
       }),
+      useQueryCostLimit(),
       useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
       useEndStreamsOnRevocation(liveAccess),
     ],
