@@ -3,7 +3,7 @@
 // is tracked by live access, so it is closed when the token is revoked or
 // expires, or the account's grants shrink.
 import type { Server } from "node:http";
-import type { ExecutionArgs } from "graphql";
+import { GraphQLError, type DocumentNode, type ExecutionArgs } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import { SOCKET_MANAGED, type LiveAccess } from "../access/live-access.ts";
@@ -19,6 +19,18 @@ export type GraphqlWs = {
 
 type EnvelopedArgs = ExecutionArgs & { rootValue: { execute: (a: ExecutionArgs) => unknown; subscribe: (a: ExecutionArgs) => unknown } };
 type ConnectionState = { untrack: () => void };
+
+/**
+ * A GraphQLError for graphql-ws's `error` message. Anything else is a fault, not
+ * the client's: rethrown, it closes the socket (4500) as before. graphql-ws checks
+ * with instanceof, so an error from another copy of graphql is rebuilt (decision 15).
+ */
+function asOperationError(e: unknown): GraphQLError {
+  if (e instanceof GraphQLError) return e;
+  if (!(e instanceof Error) || e.name !== "GraphQLError") throw e;
+  const { nodes, source, positions, path, extensions } = e as GraphQLError;
+  return new GraphQLError(e.message, { nodes, source, positions, path, extensions });
+}
 
 export function attachGraphqlWs(server: Server, yoga: Yoga, deps: { prisma: PrismaClient; liveAccess: LiveAccess }): GraphqlWs {
   const { prisma, liveAccess } = deps;
@@ -63,16 +75,26 @@ export function attachGraphqlWs(server: Server, yoga: Yoga, deps: { prisma: Pris
           // Revocation closes the whole socket (onConnect), not each operation's stream.
           [SOCKET_MANAGED]: true,
         });
+        // A bad document is this operation's error, not the connection's: graphql-ws
+        // closes the socket (4500) when onSubscribe throws, ending sibling operations,
+        // and parse and validate throw for syntax errors and armor's limits.
+        let document: DocumentNode;
+        try {
+          document = parse(params.query);
+          const validationErrors = validate(schema, document);
+          if (validationErrors.length) return validationErrors.map(asOperationError);
+        } catch (e) {
+          return [asOperationError(e)];
+        }
         const args = {
           schema,
           operationName: params.operationName,
-          document: parse(params.query),
+          document,
           variableValues: params.variables,
           contextValue: await contextFactory(),
           rootValue: { execute, subscribe },
         };
-        const validationErrors = validate(args.schema, args.document);
-        return validationErrors.length ? validationErrors : (args as ExecutionArgs);
+        return args as ExecutionArgs;
       },
     },
     wsServer,
