@@ -43,7 +43,7 @@ export async function buildApp(deps: Deps): Promise<App> {
   const revocations = watchRevocations(deps.pubsub, liveAccess, (msg, err) => logger.error({ err }, msg));
 
   renderErrors(fastify);
-  registerHealthRoutes(fastify, { prisma, blobStore });
+  registerHealthRoutes(fastify, { prisma, blobStore, logger });
   if (blobStore instanceof DiskBlobStore) {
     await registerDiskBlobRoutes(fastify, blobStore, { isAwaitingBytes: services.blobs.isAwaitingBytes, completed: services.blobs.completeByKey });
   }

@@ -1,5 +1,5 @@
 // S3 outages and misconfiguration: the server still starts, /readyz says what is
-// wrong, and uploads fail fast with STORAGE_UNAVAILABLE (try again later: the
+// wrong (a code and a plain message; the details go to the log), and uploads fail fast with STORAGE_UNAVAILABLE (try again later: the
 // endpoint is unreachable, silent or failing) or STORAGE_NOT_CONFIGURED (an
 // operator must act: missing bucket, rejected credentials, wrong region), never
 // a hang and never a masked 500. Scenarios: nothing listening at the endpoint
@@ -10,6 +10,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import { Readable } from "node:stream";
 import { S3ServiceException } from "@aws-sdk/client-s3";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError, type ErrorCode } from "../src/errors.ts";
 import { freePort } from "../src/free-port.ts";
@@ -243,10 +244,12 @@ describe.each([
   let s3: TestS3;
   let store: S3BlobStore;
   let t: TestApp;
+  const logLines: string[] = [];
   beforeAll(async () => {
     s3 = await startS3rver();
     store = await makeStore(s3);
-    t = await buildTestApp({ blobStore: () => store, workers: false });
+    const logger = pino({ level: "info" }, { write: (line: string) => void logLines.push(line) });
+    t = await buildTestApp({ blobStore: () => store, workers: false, logger });
   });
   afterAll(async () => {
     await t?.close();
@@ -260,7 +263,8 @@ describe.each([
     expect(await res.json()).toEqual({ status: "ok" });
   });
 
-  it(`/readyz answers 503 with storage ${code} and what is wrong`, async () => {
+  it(`/readyz answers 503 with storage ${code} and a plain message; the log says what is wrong`, async () => {
+    logLines.length = 0;
     const started = performance.now();
     const res = await fetch(`${t.url}/readyz`);
     expect(performance.now() - started).toBeLessThan(FAST_FAIL_MS);
@@ -269,7 +273,12 @@ describe.each([
     expect(body.status).toBe("not ready");
     expect(body.checks.database).toEqual({ ok: true });
     expect(body.checks.storage).toMatchObject({ ok: false, code });
-    expect(body.checks.storage?.message).toMatch(message);
+    // /readyz is anonymous: the endpoint and bucket stay in the log.
+    expect(body.checks.storage?.message).toMatch(/^File storage is not/);
+    expect(body.checks.storage?.message).not.toMatch(message);
+    expect(JSON.stringify(body)).not.toMatch(/127\.0\.0\.1|no-such-bucket/);
+    const logged = logLines.map((l) => JSON.parse(l) as { check?: string; err?: { message: string } }).find((r) => r.check === "storage");
+    expect(logged?.err?.message).toMatch(message);
   });
 
   it(`a GraphQL upload fails within ${FAST_FAIL_MS / 1000} s with ${code} and leaves no entry, no blob row and no usage`, async () => {

@@ -1,13 +1,20 @@
 // Liveness (/healthz: the process answers) and readiness (/readyz: the database
-// and the blob store answer; 503 with the failing checks otherwise).
+// and the blob store answer; 503 with the failing checks otherwise). /readyz is
+// anonymous: a failing check says its code and a plain message, and what the
+// driver said (connection strings, endpoints, buckets) goes to the log only.
 import type { FastifyInstance } from "fastify";
 import type { PrismaClient } from "../db/prisma.ts";
-import { isAppError } from "../errors.ts";
+import type { Logger } from "../deps.ts";
+import { clientView, errors, isAppError } from "../errors.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 
 type Check = { ok: boolean; code?: string; message?: string };
 
-export function registerHealthRoutes(app: FastifyInstance, deps: { prisma: PrismaClient; blobStore: BlobStore }): void {
+const DATABASE_DOWN: Check = { ok: false, code: "DATABASE_UNAVAILABLE", message: "The database is not reachable right now; try again later" };
+
+export function registerHealthRoutes(app: FastifyInstance, deps: { prisma: PrismaClient; blobStore: BlobStore; logger: Logger }): void {
+  const { logger } = deps;
+  const notReady = (check: string, err: unknown) => logger.warn({ err, check }, `not ready: ${check} check failed`);
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) => {
     const checks: Record<string, Check> = {};
@@ -15,15 +22,17 @@ export function registerHealthRoutes(app: FastifyInstance, deps: { prisma: Prism
       await deps.prisma.$queryRaw`SELECT 1`;
       checks.database = { ok: true };
     } catch (e) {
-      checks.database = { ok: false, code: "DATABASE_UNAVAILABLE", message: (e as Error).message };
+      notReady("database", e);
+      checks.database = DATABASE_DOWN;
     }
     try {
       await deps.blobStore.checkReady();
       checks.storage = { ok: true };
     } catch (e) {
-      checks.storage = isAppError(e)
-        ? { ok: false, code: e.code, message: e.message }
-        : { ok: false, code: "STORAGE_UNAVAILABLE", message: (e as Error).message };
+      notReady("storage", e);
+      // Storage errors carry operator messages; clientView swaps them for plain ones.
+      const { code, message } = clientView(isAppError(e) ? e : errors.storageUnavailable(e));
+      checks.storage = { ok: false, code, message };
     }
     const ready = Object.values(checks).every((c) => c.ok);
     return reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
