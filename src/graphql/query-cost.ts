@@ -63,7 +63,7 @@ function isListOutput(type: GraphQLOutputType): boolean {
   return isListType(isNonNullType(type) ? type.ofType : type);
 }
 
-/** The cost of the operation `args` selects, or null when it cannot run anyway (execution reports why). */
+/** The cost of the selected operation, or null when it cannot run anyway (execution then says why). */
 export function operationCost(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, rawVariables: Record<string, unknown> | null | undefined): number | null {
   const operation = getOperationAST(document, operationName);
   const rootType = operation && schema.getRootType(operation.operation);
@@ -112,9 +112,10 @@ export function operationCost(schema: GraphQLSchema, document: DocumentNode, ope
           total += pageSize * selectionCost(selection.selectionSet, named);
           continue;
         }
-        const args = getArgumentValues(field as GraphQLField<unknown, unknown>, selection, variables);
+        // Arguments are read only where they size a list: other fields' inputs (uploads) stay untouched.
+        const args = () => getArgumentValues(field as GraphQLField<unknown, unknown>, selection, variables);
         if (isConnectionType(named)) {
-          total += 1 + selectionCost(selection.selectionSet, named, connectionSize(coordinate, args));
+          total += 1 + selectionCost(selection.selectionSet, named, connectionSize(coordinate, args()));
         } else {
           total += listSize(coordinate, field.type, args) * (1 + selectionCost(selection.selectionSet, named));
         }
@@ -132,8 +133,8 @@ function connectionSize(coordinate: string, args: Record<string, unknown>): numb
   return Math.min(Math.max(requested, 0), sizes.max);
 }
 
-function listSize(coordinate: string, type: GraphQLOutputType, args: Record<string, unknown>): number {
-  if (coordinate === "Query.nodes") return Math.min((args.ids as unknown[]).length, MAX_NODE_IDS);
+function listSize(coordinate: string, type: GraphQLOutputType, args: () => Record<string, unknown>): number {
+  if (coordinate === "Query.nodes") return Math.min((args().ids as unknown[]).length, MAX_NODE_IDS);
   return isListOutput(type) ? DEFAULT_LIST_SIZE : 1;
 }
 
