@@ -30,11 +30,20 @@ type Outcome = { errors?: readonly { message: string }[]; nexts: unknown[]; comp
 /** Subscribes and records what the operation receives. */
 function operation(query: string, variables?: Record<string, unknown>): Outcome {
   const outcome: Outcome = { nexts: [], completed: false };
-  client.subscribe({ query, variables }, {
-    next: (value) => void outcome.nexts.push(value),
-    error: (e) => void (outcome.errors = Array.isArray(e) ? e : [e as { message: string }]),
-    complete: () => void (outcome.completed = true),
-  });
+  client.subscribe(
+    { query, variables },
+    {
+      next: (value) => {
+        outcome.nexts.push(value);
+      },
+      error: (e) => {
+        outcome.errors = Array.isArray(e) ? e : [e as { message: string }];
+      },
+      complete: () => {
+        outcome.completed = true;
+      },
+    },
+  );
   return outcome;
 }
 
@@ -70,10 +79,7 @@ describe("graphql-ws: a bad operation fails alone", () => {
 
     await createFolder("after");
     await eventually(() => good.nexts.length === 2);
-    expect(good.nexts).toEqual([
-      { data: { spaceEvents: { type: "CREATED", name: "before" } } },
-      { data: { spaceEvents: { type: "CREATED", name: "after" } } },
-    ]);
+    expect(good.nexts).toEqual([{ data: { spaceEvents: { type: "CREATED", name: "before" } } }, { data: { spaceEvents: { type: "CREATED", name: "after" } } }]);
     expect(good.errors).toBeUndefined();
     expect(good.completed).toBe(false);
     expect(closes).toEqual([]);

@@ -59,7 +59,10 @@ describe("what the schema and the README invite passes", () => {
     const readme = await readFile(new URL("../README.md", import.meta.url), "utf8");
     const session = readme.split("### A first session")[1]!.split("```graphql")[1]!.split("```")[0]!;
     // One operation per paragraph; the README's "spc_…" placeholders become the real space.
-    const operations = session.split(/\n\s*\n/).map((op) => op.trim()).filter(Boolean);
+    const operations = session
+      .split(/\n\s*\n/)
+      .map((op) => op.trim())
+      .filter(Boolean);
     expect(operations.length).toBeGreaterThanOrEqual(3);
     for (const op of operations) {
       const res = await t.gql(op.replaceAll("spc_…", spaceId), {}, token);

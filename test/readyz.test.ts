@@ -21,7 +21,14 @@ describe("/readyz with the database and the blob store down", () => {
     dbPort = await freePort();
     s3Port = await freePort();
     prisma = createPrisma(`postgresql://cabinet:secret@127.0.0.1:${dbPort}/cabinet`);
-    store = new S3BlobStore({ bucket: "files", endpoint: `http://127.0.0.1:${s3Port}`, region: "us-east-1", accessKeyId: "k", secretAccessKey: "s", forcePathStyle: true });
+    store = new S3BlobStore({
+      bucket: "files",
+      endpoint: `http://127.0.0.1:${s3Port}`,
+      region: "us-east-1",
+      accessKeyId: "k",
+      secretAccessKey: "s",
+      forcePathStyle: true,
+    });
     const logger = pino({ level: "info" }, { write: (line: string) => void logLines.push(line) });
     app = Fastify();
     registerHealthRoutes(app, { prisma, blobStore: store, logger });

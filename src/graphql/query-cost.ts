@@ -64,7 +64,12 @@ function isListOutput(type: GraphQLOutputType): boolean {
 }
 
 /** The cost of the selected operation, or null when it cannot run anyway (execution then says why). */
-export function operationCost(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, rawVariables: Record<string, unknown> | null | undefined): number | null {
+export function operationCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  rawVariables: Record<string, unknown> | null | undefined,
+): number | null {
   const operation = getOperationAST(document, operationName);
   const rootType = operation && schema.getRootType(operation.operation);
   if (!operation || !rootType) return null;
