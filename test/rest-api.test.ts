@@ -1,9 +1,14 @@
 // The REST compatibility routes of the Space Storage document, over real HTTP:
 // every documented example (with real ids for space_abc123), then a battery of
 // bad input. Same services, rules and codes as GraphQL.
+import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestApp } from "./harness.ts";
 
@@ -13,6 +18,7 @@ const PNG = Buffer.from(
     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082",
   "hex",
 );
+const execFileP = promisify(execFile);
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const b64 = (path: string) => Buffer.from(path).toString("base64");
 
@@ -85,8 +91,11 @@ describe("the documented examples", () => {
     const pathId = b64("photos/large.bin");
     const res = await postJson(pathId, { file: { type: "application/octet-stream", size: 1_024_000, meta: { description: "User profile photo" } } });
     expect(res.status).toBe(200);
-    const body = await json<{ id: string; path: string; uploadRequest: { method: string; url: string; headers: Record<string, string> } }>(res);
-    expect(body).toMatchObject({ id: pathId, path: "photos/large.bin", uploadRequest: { method: "PUT", headers: { "Content-Type": "application/octet-stream", "Content-Length": "1024000" } } });
+    const body = await json<{ id: string; pathId: string; assetId: string; path: string; uploadRequest: { method: string; url: string; headers: Record<string, string> } }>(res);
+    // `id` is the file's id like every other REST answer; the seed's pathId is its own field.
+    expect(body).toMatchObject({ pathId, path: "photos/large.bin", uploadRequest: { method: "PUT", headers: { "Content-Type": "application/octet-stream", "Content-Length": "1024000" } } });
+    expect(body.id).toMatch(/^ent_/);
+    expect(body.assetId).toBe(body.id);
     const bytes = randomBytes(1_024_000);
     const put = await fetch(body.uploadRequest.url, { method: "PUT", headers: { "Content-Type": "application/octet-stream" }, body: bytes });
     expect(put.status).toBe(200);
@@ -186,8 +195,12 @@ describe("auth and errors like GraphQL's", () => {
       "/api/v1/space/{spaceId}/storage/{pathId}",
       "/api/v1/space/{spaceId}/storage/{pathId}/complete",
       "/api/v1/space/{spaceId}/storage/{pathId}/upload",
+      "/blobs/{key}",
+      "/healthz",
+      "/readyz",
     ]);
     expect(Object.keys(doc.paths["/api/v1/space/{spaceId}/storage/{pathId}"]!).sort()).toEqual(["delete", "get"]);
+    expect(Object.keys(doc.paths["/blobs/{key}"]!).sort()).toEqual(["get", "head", "put"]);
   });
 });
 
@@ -253,3 +266,148 @@ describe("bad input", () => {
     await expectError(await postJson(b64("x.bin"), { file: { type: "image/png" } }), 400, "BAD_USER_INPUT");
   });
 });
+
+describe("the OpenAPI document, with the clients people use", () => {
+  let dir: string;
+  let docFile: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "cabinet-openapi-"));
+    docFile = path.join(dir, "openapi.json");
+    await writeFile(docFile, await (await fetch(`${t.url}/api/v1/openapi.json`)).text());
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+  type Doc = { servers: { url: string }[]; paths: Record<string, Record<string, Operation>> };
+  type Operation = { operationId?: string; security?: unknown[]; requestBody?: { content: Record<string, unknown> }; responses: Record<string, { description: string }> };
+  const doc = async () => JSON.parse(await readFile(docFile, "utf8")) as Doc;
+
+  it("documents every route: operationIds, servers, security, the upload bodies and only real answers", async () => {
+    const d = await doc();
+    expect(d.servers).toEqual([{ url: t.url }]);
+    const ops = Object.entries(d.paths).flatMap(([p, methods]) => Object.entries(methods).map(([m, op]) => ({ route: `${m.toUpperCase()} ${p}`, ...op })));
+    expect(ops.map((o) => o.operationId).sort()).toEqual([
+      "completeUpload", "deleteFile", "downloadBlob", "downloadFile", "getHealth", "getReadiness", "headBlob", "listFolder", "uploadBlob", "uploadFile",
+    ]);
+    for (const op of ops) {
+      expect(Object.values(op.responses).map((r) => r.description), op.route).not.toContain("Default Response");
+      expect(op.security, op.route).toEqual(op.route.includes("/api/v1/") ? undefined : []); // undefined: the document's bearer default
+    }
+    const upload = d.paths["/api/v1/space/{spaceId}/storage/{pathId}/upload"]!.post!;
+    expect(Object.keys(upload.requestBody!.content).sort()).toEqual(["*/*", "application/json", "application/octet-stream", "multipart/form-data"]);
+    expect(Object.keys(upload.responses).sort()).toEqual(["200", "400", "401", "403", "404", "409", "413", "415", "502", "503"]);
+    expect(upload.responses["409"]!.description).toMatch(/PATH_IS_DIRECTORY.*PATH_IS_FILE/);
+    const list = d.paths["/api/v1/space/{spaceId}/storage"]!.get!;
+    expect(Object.keys(list.responses).sort()).toEqual(["200", "400", "401", "403", "404", "409"]);
+    expect(Object.keys(d.paths["/blobs/{key}"]!.get!.responses).sort()).toEqual(["200", "206", "304", "403", "404", "416"]);
+    expect(Object.keys(d.paths["/readyz"]!.get!.responses).sort()).toEqual(["200", "503"]);
+  });
+
+  it("passes redocly lint with the recommended rules", async () => {
+    // Two recommended warnings do not apply: the project names no license, and the
+    // health probes have no client errors to document (operation-4xx-response).
+    const config = ["extends:", "  - recommended", "rules:", "  info-license: off"].join("\n");
+    await writeFile(path.join(dir, "redocly.yaml"), `${config}\n`);
+    const cli = path.resolve("node_modules/@redocly/cli/bin/cli.js");
+    const run = await execFileP(process.execPath, [cli, "lint", docFile, "--config", path.join(dir, "redocly.yaml"), "--format", "json"], {
+      cwd: dir,
+      env: { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true", NO_UPDATE_NOTIFIER: "1" },
+    }).catch((e: { stdout: string; stderr: string }) => e);
+    type Problem = { ruleId: string; message: string; location: { pointer: string }[] };
+    const report = JSON.parse(run.stdout) as { totals: { errors: number }; problems: Problem[] };
+    const where = (p: Problem) => `${p.ruleId} at ${p.location[0]?.pointer}: ${p.message}`;
+    expect(report.problems.filter((p) => p.ruleId !== "operation-4xx-response").map(where)).toEqual([]);
+    expect(report.problems.map((p) => p.location[0]?.pointer).sort()).toEqual(["#/paths/~1healthz/get/responses", "#/paths/~1readyz/get/responses"]);
+    expect(report.totals.errors).toBe(0);
+  }, 60_000);
+
+  it("gives openapi-typescript 7 types that a typed call to every route typechecks against", async () => {
+    const { default: openapiTS, astToString } = await import("openapi-typescript");
+    const { default: ts } = await import("typescript");
+    // openapi-typescript's documented recipe for uploads: `format: binary` becomes Blob.
+    const blob = ts.factory.createTypeReferenceNode(ts.factory.createIdentifier("Blob"));
+    const ast = await openapiTS(new URL(`file://${docFile}`), { transform: (schema) => (schema.format === "binary" ? blob : undefined) });
+    await writeFile(path.join(dir, "rest-api.d.ts"), astToString(ast));
+    await writeFile(path.join(dir, "client.ts"), TYPED_CLIENT);
+    const compilerOptions = { strict: true, noEmit: true, skipLibCheck: true, target: "es2022", module: "nodenext", moduleResolution: "nodenext", lib: ["es2022"], types: [] };
+    await writeFile(path.join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions, files: ["client.ts"] }));
+    const tsc = path.resolve("node_modules/typescript/bin/tsc");
+    const run = await execFileP(process.execPath, [tsc, "-p", dir], { cwd: dir }).catch((e: { stdout: string }) => e);
+    expect(run.stdout).toBe("");
+  }, 60_000);
+});
+
+/**
+ * A small typed client over the generated `paths` (openapi-fetch's shape:
+ * method, path, { params, body }), calling every operation. The
+ * @ts-expect-error lines prove the types are real: each fails to compile.
+ */
+const TYPED_CLIENT = `
+import type { paths } from "./rest-api.js";
+
+// Without the DOM library (it triples tsc's time), Blob is all the generated types need.
+declare global {
+  interface Blob { readonly size: number }
+}
+
+type Method = "get" | "head" | "post" | "put" | "delete";
+type Op<P extends keyof paths, M extends Method> = NonNullable<paths[P][M]>;
+type Params<O> = O extends { parameters: infer P } ? P : never;
+type Body<O> = O extends { requestBody: { content: infer C } } ? C[keyof C] : never;
+type Ok<O> = O extends { responses: { 200: { content: { "application/json": infer T } } } } ? T : unknown;
+type Init<O> = { params: Params<O> } & ([Body<O>] extends [never] ? {} : { body: Body<O> });
+
+declare function request<P extends keyof paths, M extends Method & keyof paths[P]>(method: M, path: P, init: Init<Op<P, M>>): Promise<Ok<Op<P, M>>>;
+
+const file = { path: { spaceId: "spc_1", pathId: "cGhvdG9zL3Byb2ZpbGUucG5n" } };
+
+export async function everyRoute(bytes: Blob) {
+  const viaUrl = await request("post", "/api/v1/space/{spaceId}/storage/{pathId}/upload", { params: file, body: { file: "https://example.com/a.png" } });
+  const id: string = viaUrl.id;
+  await request("post", "/api/v1/space/{spaceId}/storage/{pathId}/upload", { params: file, body: { file: "data:text/plain;base64,aGk=" } });
+  await request("post", "/api/v1/space/{spaceId}/storage/{pathId}/upload", { params: file, body: { file: bytes } });
+  await request("post", "/api/v1/space/{spaceId}/storage/{pathId}/upload", { params: file, body: bytes });
+  const twoStage = await request("post", "/api/v1/space/{spaceId}/storage/{pathId}/upload", {
+    params: file,
+    body: { file: { type: "image/png", size: 1024, meta: { description: "x" }, sha256: "ab" } },
+  });
+  if ("uploadRequest" in twoStage) {
+    const put: string = twoStage.uploadRequest.url;
+    const pathId: string = twoStage.pathId;
+    void [put, pathId];
+  } else {
+    const size: number = twoStage.size;
+    void size;
+  }
+  const done = await request("post", "/api/v1/space/{spaceId}/storage/{pathId}/complete", { params: file });
+  const status: string | null = done.status;
+  const link = await request("get", "/api/v1/space/{spaceId}/storage/{pathId}", { params: { ...file, query: { expiresIn: 60, disposition: "inline" } } });
+  const url: string = link.url;
+  const removed = await request("delete", "/api/v1/space/{spaceId}/storage/{pathId}", { params: file });
+  const count: number = removed.deletedFiles;
+  const page = await request("get", "/api/v1/space/{spaceId}/storage", {
+    params: { path: { spaceId: "spc_1" }, query: { path: "photos", first: 10, orderBy: "SIZE", direction: "DESC" } },
+  });
+  const next: string | null = page.nextCursor;
+  const names: string[] = page.items.map((i) => i.name);
+  const signed = { "X-Cabinet-Method": "GET" as const, "X-Cabinet-Expires": 1, "X-Cabinet-Signature": "sig" };
+  await request("get", "/blobs/{key}", { params: { path: { key: "k" }, query: signed, header: { "if-none-match": '"etag"' } } });
+  await request("head", "/blobs/{key}", { params: { path: { key: "k" }, query: signed } });
+  await request("put", "/blobs/{key}", {
+    params: { path: { key: "k" }, query: { "X-Cabinet-Method": "PUT", "X-Cabinet-Expires": 1, "X-Cabinet-Content-Type": "image/png", "X-Cabinet-Content-Length": 3, "X-Cabinet-Signature": "sig" } },
+    body: bytes,
+  });
+  const health = await request("get", "/healthz", { params: {} });
+  const alive: "ok" = health.status;
+  const ready = await request("get", "/readyz", { params: {} });
+  const db: boolean = ready.checks.database.ok;
+
+  // @ts-expect-error orderBy is an enum
+  await request("get", "/api/v1/space/{spaceId}/storage", { params: { path: { spaceId: "s" }, query: { orderBy: "COLOR" } } });
+  // @ts-expect-error pathId is required
+  await request("delete", "/api/v1/space/{spaceId}/storage/{pathId}", { params: { path: { spaceId: "s" } } });
+  // @ts-expect-error a two-stage spec needs its size
+  await request("post", "/api/v1/space/{spaceId}/storage/{pathId}/upload", { params: file, body: { file: { type: "image/png" } } });
+  // @ts-expect-error no such route
+  await request("get", "/api/v1/nope", { params: {} });
+  return [id, status, url, count, next, names, alive, db];
+}
+`;

@@ -320,9 +320,19 @@ export function createBlobService(deps: {
     await purgeAfterCommit(queue, tx, blobs.map((b) => b.key));
   }
 
+  // ---------------------------------------------------------------------------
+  // Downloads
+
+  /** For the disk store's GET route (its ETag): the verified sha256 of the READY blob under `key`, if known. */
+  async function readySha256(key: string): Promise<string | null> {
+    const blob = await prisma.blob.findUnique({ where: { key }, select: { status: true, sha256: true } });
+    return blob?.status === "READY" ? blob.sha256 : null;
+  }
+
   return {
     store, discard, commitStored,
     reserve, presignUpload, renewUpload, drop, completeUpload, isAwaitingBytes, completeByKey, sweepPendingUploads,
     purgeDeleted,
+    readySha256,
   };
 }

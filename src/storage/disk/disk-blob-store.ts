@@ -77,7 +77,7 @@ export class DiskBlobStore implements BlobStore {
   async head(key: string): Promise<BlobHead | null> {
     try {
       const s = await stat(this.pathFor(key));
-      return { size: s.size };
+      return { size: s.size, lastModified: s.mtime };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
       throw e;
