@@ -49,7 +49,12 @@ export async function buildApp(deps: Deps): Promise<App> {
   await registerOpenApi(fastify, { publicUrl: config.http.publicUrl });
   registerHealthRoutes(fastify, { prisma, blobStore });
   if (blobStore instanceof DiskBlobStore) {
-    await registerDiskBlobRoutes(fastify, blobStore, { isAwaitingBytes: services.blobs.isAwaitingBytes, completed: services.blobs.completeByKey });
+    await registerDiskBlobRoutes(
+      fastify,
+      blobStore,
+      { isAwaitingBytes: services.blobs.isAwaitingBytes, completed: services.blobs.completeByKey },
+      { readySha256: services.blobs.readySha256 },
+    );
   }
   await registerRestApi(fastify, { prisma }, [
     (api) => registerAssetRoutes(api, { assets: services.assets, uploads: services.uploads, entries: services.entries, prisma }),

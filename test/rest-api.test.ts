@@ -10,7 +10,9 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildTestApp, type TestApp } from "./harness.ts";
+import { CreateAssetUploadDocument } from "./generated/graphql.ts";
+import { buildTestApp, errorCode, type TestApp } from "./harness.ts";
+import { uploadAsset } from "./support/upload.ts";
 
 // A minimal valid PNG (signature, IHDR, IDAT, IEND): file-type recognizes it.
 const PNG = Buffer.from(
@@ -411,3 +413,153 @@ export async function everyRoute(bytes: Blob) {
   return [id, status, url, count, next, names, alive, db];
 }
 `;
+
+describe("disk downloads: validators and conditional requests", () => {
+  const upload = async (p: string, body: Buffer, type = "application/octet-stream") => {
+    const res = await fetch(`${base()}/${b64(p)}/upload`, { method: "POST", headers: { ...auth(), "content-type": type }, body: new Uint8Array(body) });
+    expect(res.status).toBe(200);
+  };
+  const urlOf = async (p: string, query = "") =>
+    (await json<{ url: string }>(await fetch(`${base()}/${b64(p)}${query}`, { headers: { ...auth(), accept: "application/json" } }))).url;
+
+  it("ETag is the blob's sha256, Last-Modified is set, and both answer 304", async () => {
+    const bytes = randomBytes(5000);
+    await upload("cache/a.bin", bytes);
+    const url = await urlOf("cache/a.bin");
+    const full = await fetch(url);
+    expect(full.status).toBe(200);
+    const etag = full.headers.get("etag")!;
+    const lastModified = full.headers.get("last-modified")!;
+    expect(etag).toBe(`"${sha256(bytes)}"`);
+    expect(Date.parse(lastModified)).not.toBeNaN();
+    expect(Buffer.from(await full.arrayBuffer()).equals(bytes)).toBe(true);
+
+    const same = await fetch(url, { headers: { "if-none-match": etag } });
+    expect(same.status).toBe(304);
+    expect(same.headers.get("etag")).toBe(etag);
+    expect((await same.arrayBuffer()).byteLength).toBe(0);
+    expect((await fetch(url, { headers: { "if-none-match": `"other", W/${etag}` } })).status).toBe(304);
+    expect((await fetch(url, { method: "HEAD", headers: { "if-none-match": etag } })).status).toBe(304);
+    const other = await fetch(url, { headers: { "if-none-match": '"something-else"' } });
+    expect(other.status).toBe(200);
+    await other.arrayBuffer();
+
+    expect((await fetch(url, { headers: { "if-modified-since": lastModified } })).status).toBe(304);
+    const earlier = new Date(Date.parse(lastModified) - 60_000).toUTCString();
+    const changed = await fetch(url, { headers: { "if-modified-since": earlier } });
+    expect(changed.status).toBe(200);
+    await changed.arrayBuffer();
+    // If-None-Match wins over If-Modified-Since.
+    const both = await fetch(url, { headers: { "if-none-match": '"something-else"', "if-modified-since": lastModified } });
+    expect(both.status).toBe(200);
+    await both.arrayBuffer();
+
+    // Another URL for the same bytes (other signature, other disposition) has the same validator.
+    expect((await fetch(await urlOf("cache/a.bin", "?disposition=inline"), { method: "HEAD" })).headers.get("etag")).toBe(etag);
+  });
+
+  it("keeps Range working, with If-Range deciding between the range and the whole file", async () => {
+    const bytes = randomBytes(3000);
+    await upload("cache/range.bin", bytes);
+    const url = await urlOf("cache/range.bin");
+    const etag = `"${sha256(bytes)}"`;
+    const part = await fetch(url, { headers: { range: "bytes=10-19" } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get("etag")).toBe(etag);
+    expect(Buffer.from(await part.arrayBuffer()).equals(bytes.subarray(10, 20))).toBe(true);
+    const stillCurrent = await fetch(url, { headers: { range: "bytes=10-19", "if-range": etag } });
+    expect(stillCurrent.status).toBe(206);
+    await stillCurrent.arrayBuffer();
+    const stale = await fetch(url, { headers: { range: "bytes=10-19", "if-range": '"an-older-version"' } });
+    expect(stale.status).toBe(200);
+    expect(Buffer.from(await stale.arrayBuffer()).equals(bytes)).toBe(true);
+  });
+
+  it("without a known sha256 (a two-stage upload that declared none) the ETag is stable, from key and size", async () => {
+    const pathId = b64("cache/two-stage.bin");
+    const started = await json<{ uploadRequest: { url: string; headers: Record<string, string> } }>(
+      await postJson(pathId, { file: { type: "application/octet-stream", size: 100 } }),
+    );
+    const put = await fetch(started.uploadRequest.url, { method: "PUT", headers: started.uploadRequest.headers, body: randomBytes(100) });
+    expect(put.status).toBe(200);
+    const first = await fetch(await urlOf("cache/two-stage.bin"), { method: "HEAD" });
+    const etag = first.headers.get("etag")!;
+    expect(etag).toMatch(/^"[0-9a-z]{32}-64"$/);
+    expect((await fetch(await urlOf("cache/two-stage.bin"), { headers: { "if-none-match": etag } })).status).toBe(304);
+  });
+});
+
+describe("enum query parameters in any case", () => {
+  it("lists with orderBy=name&direction=desc like NAME/DESC", async () => {
+    for (const name of ["b.txt", "a.txt", "c.txt"]) {
+      await fetch(`${base()}/${b64(`cased/${name}`)}/upload`, { method: "POST", headers: { ...auth(), "content-type": "text/plain" }, body: name });
+    }
+    const names = async (query: string) => (await json<{ items: FileJson[] }>(await fetch(`${base()}?path=cased&${query}`, { headers: auth() }))).items.map((i) => i.name);
+    const upper = await names("orderBy=NAME&direction=DESC");
+    expect(upper).toEqual(["c.txt", "b.txt", "a.txt"]);
+    expect(await names("orderBy=name&direction=desc")).toEqual(upper);
+    expect(await names("orderBy=Size&direction=Asc")).toHaveLength(3);
+    const bad = await fetch(`${base()}?path=cased&orderBy=color`, { headers: auth() });
+    expect(bad.status).toBe(400);
+  });
+
+  it("downloads with disposition=INLINE, on the documented route and its wildcard twin", async () => {
+    for (const pathId of [b64("cased/a.txt"), encodeURIComponent(b64("cased/a.txt"))]) {
+      const res = await fetch(`${base()}/${pathId}?disposition=INLINE`, { headers: { ...auth(), accept: "application/json" } });
+      expect(res.status).toBe(200);
+      const { url } = await json<{ url: string }>(res);
+      expect((await fetch(url, { method: "HEAD" })).headers.get("content-disposition")).toMatch(/^inline/);
+    }
+  });
+});
+
+describe("declared types the bytes contradict", () => {
+  it("refuses a PNG sent as application/pdf (raw and multipart) with 415, leaving nothing", async () => {
+    const raw = await fetch(`${base()}/${b64("typed/report.pdf")}/upload`, { method: "POST", headers: { ...auth(), "content-type": "application/pdf" }, body: PNG });
+    expect(raw.status).toBe(415);
+    expect(await json<ErrorJson & { error: { details: unknown } }>(raw)).toMatchObject({
+      error: { code: "UNSUPPORTED_MEDIA_TYPE", details: { declared: "application/pdf", detected: "image/png" } },
+    });
+    const form = new FormData();
+    form.set("file", new Blob([new Uint8Array(PNG)], { type: "application/pdf" }), "report.pdf");
+    const multipart = await fetch(`${base()}/${b64("typed/report.pdf")}/upload`, { method: "POST", headers: auth(), body: form });
+    expect(multipart.status).toBe(415);
+    expect(await t.deps.prisma.entry.count({ where: { spaceId: w.space.id, name: "report.pdf" } })).toBe(0);
+  });
+
+  it("stores a PNG sent as application/octet-stream (no claim) as image/png", async () => {
+    const res = await fetch(`${base()}/${b64("typed/pixel.bin")}/upload`, { method: "POST", headers: { ...auth(), "content-type": "application/octet-stream" }, body: PNG });
+    expect(await json<FileJson>(res)).toMatchObject({ mimeType: "image/png" });
+  });
+});
+
+describe("GraphQL and REST agree on uploads: missing folders are created by default", () => {
+  it("uploadAsset, createAssetUpload and importAssetFromUrl create parents unless createParents: false", async () => {
+    const up = await uploadAsset(t.graphqlUrl, { token: w.adminToken, spaceId: w.space.id, path: "gql/new/deep/profile.png", body: PNG, type: "image/png" });
+    expect(up.errors).toBeUndefined();
+    expect(up.data!.uploadAsset).toMatchObject({ path: "gql/new/deep/profile.png" });
+    const refused = await uploadAsset(t.graphqlUrl, { token: w.adminToken, spaceId: w.space.id, path: "gql/none/x.txt", body: "x", createParents: false });
+    expect(errorCode(refused)).toBe("NOT_FOUND");
+
+    const twoStage = await t.gql(CreateAssetUploadDocument, { input: { spaceId: w.space.id, path: "gql/staged/big.bin", mimeType: "application/octet-stream", size: 10 } }, w.adminToken);
+    expect(twoStage.errors).toBeUndefined();
+    expect(twoStage.data!.createAssetUpload.asset.path).toBe("gql/staged/big.bin");
+
+    const imported = await t.gql(
+      `mutation($input: ImportAssetFromUrlInput!) { importAssetFromUrl(input: $input) { path mimeType } }`,
+      { input: { spaceId: w.space.id, path: "gql/imported/profile.png", url: `${sourceUrl}/images/profile.png` } },
+      w.adminToken,
+    );
+    expect(imported.errors).toBeUndefined();
+    expect(imported.data).toEqual({ importAssetFromUrl: { path: "gql/imported/profile.png", mimeType: "image/png" } });
+    // The README's REST example on a new space, through GraphQL: the same answer.
+    const fresh = await t.factories.space(w.org.id);
+    const onNewSpace = await uploadAsset(t.graphqlUrl, { token: w.adminToken, spaceId: fresh.id, path: "photos/profile.png", body: PNG, type: "image/png" });
+    expect(onNewSpace.errors).toBeUndefined();
+  });
+
+  it("refuses a PNG declared application/pdf over GraphQL too", async () => {
+    const res = await uploadAsset(t.graphqlUrl, { token: w.adminToken, spaceId: w.space.id, path: "gql/report.pdf", body: PNG, type: "application/pdf" });
+    expect(errorCode(res)).toBe("UNSUPPORTED_MEDIA_TYPE");
+  });
+});
