@@ -18,7 +18,7 @@ export const isBlobKey = (key: string): boolean => BLOB_KEY_PATTERN.test(key);
 /** A fresh object key: 160 random bits, 32 characters of the ids.ts alphabet. */
 export const newBlobKey = (): string => randomToken(20);
 
-export type BlobHead = { size: number; contentType?: string; lastModified?: Date };
+export type BlobHead = { size: number; contentType?: string };
 
 export type ByteRange = { start: number; end: number }; // inclusive, like HTTP
 

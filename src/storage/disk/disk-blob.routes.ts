@@ -88,10 +88,10 @@ function rangeStillValid(ifRange: string | undefined, etag: string, lastModified
 
 async function serve(store: DiskBlobStore, hooks: DiskDownloadHooks, req: FastifyRequest<{ Params: { key: string } }>, reply: FastifyReply) {
   const fields = verifiedGet(store, req);
-  const head = await store.head(fields.key);
+  const head = await store.stat(fields.key);
   if (!head) throw new AppError("NOT_FOUND", "Blob not found");
   const etag = blobEtag(fields.key, head.size, await hooks.readySha256?.(fields.key));
-  const lastModified = head.lastModified ?? new Date(0);
+  const { lastModified } = head;
 
   reply.header("Accept-Ranges", "bytes");
   reply.header("Content-Type", fields.contentType ?? "application/octet-stream");
@@ -171,7 +171,8 @@ async function accept(store: DiskBlobStore, hooks: DiskUploadHooks, req: Fastify
 
 // ---------------------------------------------------------------------------
 // OpenAPI (http/openapi.ts). Everything is documentation only: the handlers
-// check the signed query themselves and answer 403, never a validation 400.
+// check the signed query themselves and answer 403, never a validation 400, and
+// errors are rendered by whatever error handler the host app installed.
 
 const KEY_PARAMS = {
   type: "object",
@@ -238,21 +239,24 @@ const GET_SCHEMA = {
   operationId: "downloadBlob",
   summary: "Download a blob through a presigned URL (Range and conditional requests supported)",
   security: [],
-  response: blobErrors(),
-  documentation: { params: KEY_PARAMS, querystring: GET_QUERY, headers: CONDITIONAL_HEADERS, response: downloadResponses({ "*/*": { schema: BINARY } }) },
+  documentation: {
+    params: KEY_PARAMS,
+    querystring: GET_QUERY,
+    headers: CONDITIONAL_HEADERS,
+    response: { ...downloadResponses({ "*/*": { schema: BINARY } }), ...blobErrors() },
+  },
 };
 const HEAD_SCHEMA = {
   ...GET_SCHEMA,
   operationId: "headBlob",
   summary: "The headers a download through this presigned URL would have",
-  documentation: { ...GET_SCHEMA.documentation, response: downloadResponses(undefined) },
+  documentation: { ...GET_SCHEMA.documentation, response: { ...downloadResponses(undefined), ...blobErrors() } },
 };
 const PUT_SCHEMA = {
   tags: ["blobs"],
   operationId: "uploadBlob",
   summary: "Send a two-stage upload's bytes to its presigned URL, with exactly the signed headers",
   security: [],
-  response: blobErrors("BAD_USER_INPUT", "LIMITS_REACHED", "UNSUPPORTED_MEDIA_TYPE"),
   documentation: {
     params: KEY_PARAMS,
     querystring: PUT_QUERY,
@@ -263,6 +267,7 @@ const PUT_SCHEMA = {
     body: { description: "The file's bytes, with the signed Content-Type and Content-Length", content: { "*/*": { schema: BINARY } } },
     response: {
       200: { description: "Stored (and, on this store, the upload completed)", headers: { ETag: { type: "string", description: "The body's sha256" } } },
+      ...blobErrors("BAD_USER_INPUT", "LIMITS_REACHED", "UNSUPPORTED_MEDIA_TYPE"),
     },
   },
 };
