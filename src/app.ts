@@ -1,7 +1,8 @@
 // buildApp(deps): one Fastify server composed of the http/ parts, in order:
-// JSON error rendering, health checks, the disk store's signed blob routes, the
-// REST scope (/api/v1) with each module's routes, GraphQL over HTTP (/graphql,
-// SSE subscriptions included) and graphql-ws on the same port and path.
+// JSON error rendering, the OpenAPI document, health checks, the disk store's
+// signed blob routes, the REST scope (/api/v1) with each module's routes,
+// GraphQL over HTTP (/graphql, SSE subscriptions included) and graphql-ws on
+// the same port and path.
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyInstance } from "fastify";
 import { createLiveAccess, watchRevocations } from "./access/live-access.ts";
@@ -9,6 +10,7 @@ import type { Deps } from "./deps.ts";
 import { createYogaServer, registerGraphqlRoute } from "./http/graphql-http.ts";
 import { attachGraphqlWs } from "./http/graphql-ws.ts";
 import { registerHealthRoutes } from "./http/health.ts";
+import { registerOpenApi } from "./http/openapi.ts";
 import { registerRestApi, renderErrors } from "./http/rest.ts";
 import { registerAssetRoutes } from "./modules/asset/asset.routes.ts";
 import { registerDiskBlobRoutes } from "./storage/disk/disk-blob.routes.ts";
@@ -43,9 +45,16 @@ export async function buildApp(deps: Deps): Promise<App> {
   const revocations = watchRevocations(deps.pubsub, liveAccess, (msg, err) => logger.error({ err }, msg));
 
   renderErrors(fastify);
+  // Before any route: the OpenAPI document is collected from the routes as they are added.
+  await registerOpenApi(fastify, { publicUrl: config.http.publicUrl });
   registerHealthRoutes(fastify, { prisma, blobStore, logger });
   if (blobStore instanceof DiskBlobStore) {
-    await registerDiskBlobRoutes(fastify, blobStore, { isAwaitingBytes: services.blobs.isAwaitingBytes, completed: services.blobs.completeByKey });
+    await registerDiskBlobRoutes(
+      fastify,
+      blobStore,
+      { isAwaitingBytes: services.blobs.isAwaitingBytes, completed: services.blobs.completeByKey },
+      { readySha256: services.blobs.readySha256 },
+    );
   }
   await registerRestApi(fastify, { prisma }, [
     (api) => registerAssetRoutes(api, { assets: services.assets, uploads: services.uploads, entries: services.entries, prisma }),

@@ -1,7 +1,7 @@
 // Browsing a folder: keyset pages in every order (folders first), and nested
 // listings whose SQL statement count does not grow with the number of children.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ChildrenDocument, DeepTreeDocument } from "./generated/graphql.ts";
+import { ChildrenBackwardDocument, ChildrenDocument, DeepTreeDocument } from "./generated/graphql.ts";
 import { buildTestApp, errorCode, type TestApp } from "./harness.ts";
 import { newId } from "../src/ids.ts";
 
@@ -65,6 +65,26 @@ async function all(path: string, first: number, orderBy?: Parameters<typeof page
   }
   throw new Error("too many pages");
 }
+async function pageBackward(path: string, last: number, orderBy?: Parameters<typeof page>[2], before?: string | null) {
+  const res = await t.gql(ChildrenBackwardDocument, { spaceId, path, last, before, orderBy }, token);
+  if (res.errors) throw new Error(JSON.stringify(res.errors));
+  const entry = res.data!.entry as {
+    children: { pageInfo: { startCursor: string | null; hasPreviousPage: boolean; hasNextPage: boolean }; edges: { cursor: string; node: { name: string } }[] };
+  };
+  return { names: entry.children.edges.map((e) => e.node.name), cursors: entry.children.edges.map((e) => e.cursor), ...entry.children.pageInfo };
+}
+/** Every child, read from the end towards the start with `last`/`before`, in listing order. */
+async function allBackward(path: string, last: number, orderBy?: Parameters<typeof page>[2]) {
+  const pages: string[][] = [];
+  let before: string | null = null;
+  for (let i = 0; i < 100; i++) {
+    const p = await pageBackward(path, last, orderBy, before);
+    pages.unshift(p.names);
+    if (!p.hasPreviousPage) return pages.flat();
+    before = p.startCursor;
+  }
+  throw new Error("too many pages");
+}
 
 describe("ordering and keyset pagination", () => {
   let folderId: string;
@@ -116,11 +136,38 @@ describe("ordering and keyset pagination", () => {
     expect(last).toMatchObject({ names: ["b.txt", "c.txt", "d.txt"], hasNextPage: false });
   });
 
-  it("rejects bad cursors, backwards paging and oversized pages with BAD_USER_INPUT", async () => {
+  it.each([
+    ["NAME", "ASC"],
+    ["NAME", "DESC"],
+    ["UPDATED_AT", "ASC"],
+    ["UPDATED_AT", "DESC"],
+    ["SIZE", "ASC"],
+    ["SIZE", "DESC"],
+  ] as const)("pages backward with last/before by %s %s, across the folder/file boundary, in pages of 1, 2 and 4", async (field, direction) => {
+    const want = expected(field, direction);
+    for (const last of [1, 2, 4]) {
+      expect(await allBackward("sorted", last, { field, direction })).toEqual(want);
+    }
+  });
+
+  it("last/before from a forward cursor gives the page before it, with its boundaries", async () => {
+    const lastPage = await pageBackward("sorted", 2);
+    expect(lastPage).toMatchObject({ names: ["c.txt", "d.txt"], hasPreviousPage: true, hasNextPage: false });
+    const before = await pageBackward("sorted", 3, undefined, lastPage.cursors[0]);
+    expect(before).toMatchObject({ names: ["delta", "a.txt", "b.txt"], hasPreviousPage: true, hasNextPage: true });
+    const start = await pageBackward("sorted", 5, undefined, before.cursors[0]);
+    expect(start).toMatchObject({ names: ["alpha"], hasPreviousPage: false });
+  });
+
+  it("rejects bad cursors, mixed forward and backward arguments and oversized pages with BAD_USER_INPUT", async () => {
     expect(errorCode(await t.gql(ChildrenDocument, { spaceId, path: "sorted", first: 2, after: "not-a-cursor" }, token))).toBe("BAD_USER_INPUT");
     expect(errorCode(await t.gql(ChildrenDocument, { spaceId, path: "sorted", first: 501 }, token))).toBe("BAD_USER_INPUT");
+    expect(errorCode(await t.gql(ChildrenBackwardDocument, { spaceId, path: "sorted", last: 501 }, token))).toBe("BAD_USER_INPUT");
+    expect(errorCode(await t.gql(ChildrenBackwardDocument, { spaceId, path: "sorted", last: 2, before: "not-a-cursor" }, token))).toBe("BAD_USER_INPUT");
     expect(
-      errorCode(await t.gql(`{ entry(spaceId: "${spaceId}", path: "sorted") { ... on Folder { children(last: 2) { edges { cursor } } } } }`, {}, token)),
+      errorCode(
+        await t.gql(`{ entry(spaceId: "${spaceId}", path: "sorted") { ... on Folder { children(first: 2, last: 2) { edges { cursor } } } } }`, {}, token),
+      ),
     ).toBe("BAD_USER_INPUT");
   });
 });

@@ -110,8 +110,9 @@ describe("decideContentType", () => {
       "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     ],
     ["declared OLE format, container sniffed", "application/msword", bin("application/x-cfb"), "application/msword"],
-    ["passive mismatch: sniffed wins", "image/png", bin("image/jpeg"), "image/jpeg"],
-    ["declared PDF, zip sniffed: sniffed wins", "application/pdf", bin("application/zip"), "application/zip"],
+    ["declared type file-type cannot check, binary sniffed: sniffed wins", "text/plain", bin("image/png"), "image/png"],
+    ["declared container, a format built on it sniffed: sniffed wins", "application/zip", bin("application/vnd.openxmlformats-officedocument.wordprocessingml.document"), "application/vnd.openxmlformats-officedocument.wordprocessingml.document"],
+    ["declared TIFF, a TIFF-based raw sniffed: sniffed wins", "image/tiff", bin("image/x-canon-cr2"), "image/x-canon-cr2"],
     ["declared active, binary sniffed: sniffed wins", "text/html", bin("image/png"), "image/png"],
     ["active label never refines a container", "application/xhtml+xml", bin("application/zip"), "application/zip"],
     ["nothing sniffed: declared kept", "application/pdf", undefined, "application/pdf"],
@@ -138,6 +139,11 @@ describe("decideContentType", () => {
     ["application/pdf", act("application/xhtml+xml")],
     ["video/mp4", act("text/html")],
     ["font/woff2", act("image/svg+xml")],
+    // A specific binary type the sniffer recognises as another binary type (decisions.md 20).
+    ["image/png", bin("image/jpeg")],
+    ["application/pdf", bin("image/png")],
+    ["application/pdf", bin("application/zip")],
+    ["video/mp4", bin("audio/mpeg")],
   ];
   it.each(rejected)("rejects %s whose bytes are %o", (declared, sniffed) => {
     let error: unknown;
@@ -284,10 +290,20 @@ describe("uploads and downloads", () => {
     expect((await asset("sniffed.bin")).mimeType).toBe("image/png");
   });
 
-  it("stores a JPEG declared image/png as image/jpeg", async () => {
-    const up = await uploadAsset(t.graphqlUrl, { token, spaceId, path: "photo.png", body: JPEG, type: "image/png" });
+  it("refuses a JPEG declared image/png and a PNG declared application/pdf with UNSUPPORTED_MEDIA_TYPE", async () => {
+    const jpeg = await uploadAsset(t.graphqlUrl, { token, spaceId, path: "photo.png", body: JPEG, type: "image/png" });
+    expect(errorCode(jpeg)).toBe("UNSUPPORTED_MEDIA_TYPE");
+    expect(jpeg.errors![0]!.extensions!.details).toEqual({ declared: "image/png", detected: "image/jpeg" });
+    const png = await uploadAsset(t.graphqlUrl, { token, spaceId, path: "report.pdf", body: PNG, type: "application/pdf" });
+    expect(errorCode(png)).toBe("UNSUPPORTED_MEDIA_TYPE");
+    expect(png.errors![0]!.extensions!.details).toEqual({ declared: "application/pdf", detected: "image/png" });
+    expect(await t.deps.prisma.entry.count({ where: { spaceId, name: { in: ["photo.png", "report.pdf"] } } })).toBe(0);
+  });
+
+  it("stores PNG bytes declared text/plain (a type the sniffer cannot check) as image/png", async () => {
+    const up = await uploadAsset(t.graphqlUrl, { token, spaceId, path: "pixel.txt", body: PNG, type: "text/plain" });
     expect(up.errors).toBeUndefined();
-    expect((await asset("photo.png")).mimeType).toBe("image/jpeg");
+    expect((await asset("pixel.txt")).mimeType).toBe("image/png");
   });
 
   it("stores plain text declared text/plain as text/plain", async () => {

@@ -1,9 +1,9 @@
 // The shared REST scope under /api/v1 and the JSON error rendering.
 // Each module's *.routes.ts only adds its routes to the scope; what every REST
 // route shares lives here: authentication (the request's viewer), the body
-// parsers, the error schema and the OpenAPI document generated from the routes.
+// parsers and the error rendering. The OpenAPI document (and the error schema
+// routes declare their answers with) is http/openapi.ts's.
 import multipart from "@fastify/multipart";
-import swagger from "@fastify/swagger";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { authenticate, bearerToken, requireViewer, type Viewer } from "../access/viewer.ts";
 import type { PrismaClient } from "../db/prisma.ts";
@@ -21,15 +21,7 @@ export const viewerOf = (req: FastifyRequest): Viewer => requireViewer(req.viewe
 // ---------------------------------------------------------------------------
 // Errors: `{ error: { code, message } }` with the code's status
 
-export const ERROR_SCHEMA = {
-  type: "object",
-  properties: {
-    error: { type: "object", properties: { code: { type: "string" }, message: { type: "string" }, details: { type: "object", additionalProperties: true } } },
-  },
-} as const;
-
-/** The error responses of a REST route's schema, for its OpenAPI entry. */
-export const ERROR_RESPONSES = Object.fromEntries([400, 401, 403, 404, 409, 413, 415, 502, 503].map((s) => [s, ERROR_SCHEMA]));
+export { ERROR_SCHEMA, errorResponses } from "./openapi.ts";
 
 function errorBody(code: ErrorCode, message: string, requestId?: string) {
   return { error: { code, message, ...(requestId ? { requestId } : {}) } };
@@ -69,17 +61,6 @@ export type RestRoutes = (api: FastifyInstance) => Promise<void>;
 export async function registerRestApi(app: FastifyInstance, deps: { prisma: PrismaClient }, modules: RestRoutes[]): Promise<void> {
   await app.register(
     async (api) => {
-      // The OpenAPI document is generated from the routes' schemas; it is public.
-      await api.register(swagger, {
-        openapi: {
-          info: { title: "Cabinet REST API", version: "1", description: "Space storage compatibility routes. GraphQL at /graphql is the full API." },
-          components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
-          security: [{ bearer: [] }],
-        },
-        hideUntagged: true,
-      });
-      api.get("/openapi.json", { schema: { hide: true } }, async () => api.swagger());
-
       await api.register(async (authed) => {
         // Uploads stream: multipart parts and raw bodies go to the blob store as they
         // arrive. Only JSON is parsed; Fastify's other built-in parsers (text/plain…)

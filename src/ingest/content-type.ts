@@ -33,8 +33,16 @@
 //      interchangeable names (audio/mp4 ~ video/mp4, image/heic ~ image/heif), or
 //      a specialization of a container file-type cannot see into from the head
 //      (a .docx or .jar declared as such but sniffed as application/zip).
-//    - otherwise the sniffed type: a JPEG declared image/png is stored as
-//      image/jpeg, and so is a PNG declared text/html.
+//    - the declared type is a passive binary format file-type itself detects,
+//      and the sniffed one is another (a PNG declared application/pdf, a JPEG
+//      declared image/png): UNSUPPORTED_MEDIA_TYPE with { declared, detected }.
+//      The client made a specific claim the bytes contradict; retyping the file
+//      silently would hide a mix-up the uploader should hear about. Except when
+//      the sniffed format is built on the declared container (a .docx declared
+//      application/zip, a camera raw declared image/tiff): that is a
+//      refinement, and the sniffed type is stored.
+//    - otherwise (a declared type file-type cannot check, such as text/plain or
+//      text/html on PNG bytes) the sniffed type.
 import { Transform, type TransformCallback } from "node:stream";
 import { fileTypeFromBuffer, supportedMimeTypes } from "file-type";
 import { AppError, errors } from "../errors.ts";
@@ -353,6 +361,9 @@ const ZIP_BASED =
   /^(application\/(vnd\.openxmlformats-officedocument\.|vnd\.oasis\.opendocument\.|vnd\.ms-[\w.-]*macroenabled|epub\+zip|java-archive|vnd\.android\.package-archive|x-xpinstall|vnd\.visio)|model\/3mf$)|\+zip$/;
 const CFB_BASED = /^application\/(msword|vnd\.ms-|vnd\.visio|x-msi|x-ole-storage)/;
 
+// TIFF-based camera raw formats file-type names on their own.
+const TIFF_BASED = /^image\/(x-canon-cr2|x-nikon-nef|x-sony-arw|x-adobe-dng|x-olympus-orf|x-panasonic-rw2|x-samsung-srw|x-pentax-pef)$/;
+
 const canonical = (essence: string) => ALIASES[essence] ?? essence;
 
 function agrees(declared: string, sniffed: string): boolean {
@@ -365,6 +376,17 @@ function agrees(declared: string, sniffed: string): boolean {
   if (sniffed === "application/x-cfb") return CFB_BASED.test(declared) || (unknownToFileType && declared.startsWith("application/"));
   return false;
 }
+
+/** The sniffed format is a specialization of the declared container: more precise, not contradictory. */
+function refinesContainer(declared: string, sniffed: string): boolean {
+  if (declared === "application/zip") return ZIP_BASED.test(sniffed);
+  if (declared === "application/x-cfb") return CFB_BASED.test(sniffed);
+  if (declared === "image/tiff") return TIFF_BASED.test(sniffed);
+  return false;
+}
+
+/** A passive binary type file-type detects: a specific claim the sniffer can check. */
+const isCheckableClaim = (declared: string) => supportedMimeTypes.has(declared) && !isActiveContentType(declared);
 
 /** Applies the rules at the top of this file. Throws BAD_USER_INPUT or UNSUPPORTED_MEDIA_TYPE. */
 export function decideContentType(declaredRaw: string | null | undefined, sniffed: Sniffed | undefined): ContentTypeDecision {
@@ -386,7 +408,14 @@ export function decideContentType(declaredRaw: string | null | undefined, sniffe
     });
   }
   const sniffedEssence = mediaTypeEssence(sniffed.mime) ?? sniffed.mime;
-  return decision(agrees(claim.essence, sniffedEssence) ? format(claim) : sniffed.mime);
+  if (agrees(claim.essence, sniffedEssence)) return decision(format(claim));
+  if (isCheckableClaim(claim.essence) && !refinesContainer(claim.essence, sniffedEssence)) {
+    throw new AppError("UNSUPPORTED_MEDIA_TYPE", `The content is ${sniffed.mime}, not ${claim.essence} as declared`, {
+      declared: format(claim),
+      detected: sniffed.mime,
+    });
+  }
+  return decision(sniffed.mime);
 }
 
 /** The disposition a download gets: active content is never inline. */

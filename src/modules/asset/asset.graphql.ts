@@ -10,6 +10,10 @@ export const DispositionEnum = builder.enumType("Disposition", {
   values: { INLINE: { value: "inline" }, ATTACHMENT: { value: "attachment" } } as const,
 });
 
+// Files are addressed like object-storage keys: missing folders on the way are
+// created unless the client opts out, as REST has always done (decisions.md 34).
+const CREATE_PARENTS = "Create missing folders on the way to `path` (default true, as REST does). `false` answers NOT_FOUND instead.";
+
 export const AssetRef = builder.prismaNode("Entry", {
   variant: "Asset",
   id: { field: "id" },
@@ -61,7 +65,7 @@ const UploadAssetInput = builder.inputType("UploadAssetInput", {
     path: t.string({ description: "Where the file goes, e.g. `photos/profile.png`. An existing file there is overwritten." }),
     file: t.field({ type: "Upload" }),
     mimeType: t.string({ required: false, description: "Overrides the type the multipart part declared." }),
-    createParents: t.boolean({ required: false, defaultValue: false }),
+    createParents: t.boolean({ required: false, defaultValue: true, description: CREATE_PARENTS }),
   }),
 });
 
@@ -108,7 +112,7 @@ const CreateAssetUploadInput = builder.inputType("CreateAssetUploadInput", {
     size: t.field({ type: "SafeInt", description: "Exact size in bytes; the store refuses any other length." }),
     sha256: t.string({ required: false, description: "Hex sha256 of the bytes; checked on completion." }),
     meta: t.field({ type: "JSON", required: false, description: "Your own JSON (at most 16 KiB), kept with the file." }),
-    createParents: t.boolean({ required: false, defaultValue: false }),
+    createParents: t.boolean({ required: false, defaultValue: true, description: CREATE_PARENTS }),
     expiresIn: t.int({ required: false, description: "Seconds the upload URL stays valid (default 900)." }),
   }),
 });
@@ -163,7 +167,7 @@ const ImportAssetFromUrlInput = builder.inputType("ImportAssetFromUrlInput", {
     spaceId: t.id(),
     path: t.string(),
     url: t.string({ description: "An http(s) URL. Private, loopback and link-local addresses are refused (URL_FORBIDDEN)." }),
-    createParents: t.boolean({ required: false, defaultValue: false }),
+    createParents: t.boolean({ required: false, defaultValue: true, description: CREATE_PARENTS }),
   }),
 });
 

@@ -11,9 +11,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Viewer } from "../../access/viewer.ts";
 import type { PrismaClient } from "../../db/prisma.ts";
-import { errors } from "../../errors.ts";
+import { errors, type ErrorCode } from "../../errors.ts";
 import type { Blob, Entry } from "../../generated/prisma/client.ts";
-import { ERROR_RESPONSES, viewerOf } from "../../http/rest.ts";
+import { errorResponses, viewerOf } from "../../http/rest.ts";
 import { parseDataUrl } from "../../ingest/data-url.ts";
 import type { EntryService } from "../entry/entry.service.ts";
 import { MAX_PAGE_SIZE, type EntryOrder } from "../entry/entry-listing.ts";
@@ -79,25 +79,28 @@ const FILE_SCHEMA = {
     createdAt: { type: "string", format: "date-time" },
     updatedAt: { type: "string", format: "date-time" },
   },
-  required: ["id", "kind", "name", "path"],
+  required: ["id", "kind", "name", "path", "mimeType", "size", "sha256", "status", "createdAt", "updatedAt"],
 } as const;
 const UPLOAD_REQUEST_SCHEMA = {
   type: "object",
+  description: "A two-stage upload: PUT the bytes to uploadRequest.url with exactly uploadRequest.headers",
   properties: {
-    id: { type: "string", description: "The pathId" },
-    assetId: { type: "string" },
+    id: { type: "string", description: "The file's id (ent_…), as in every other answer" },
+    pathId: { type: "string", description: "The pathId of the request (what `id` held before)" },
+    assetId: { type: "string", description: "Same as id (kept for older clients)" },
     path: { type: "string" },
     uploadRequest: {
       type: "object",
       properties: {
-        method: { type: "string" },
+        method: { type: "string", enum: ["PUT"] },
         url: { type: "string" },
         headers: { type: "object", additionalProperties: { type: "string" } },
         expiresAt: { type: "string", format: "date-time" },
       },
+      required: ["method", "url", "headers", "expiresAt"],
     },
   },
-  required: ["id", "path", "uploadRequest"],
+  required: ["id", "pathId", "assetId", "path", "uploadRequest"],
 } as const;
 const SPACE_PARAMS = { type: "object", properties: { spaceId: { type: "string" } }, required: ["spaceId"] } as const;
 const PATH_PARAMS = {
@@ -166,7 +169,8 @@ function storageHandlers(deps: AssetRouteDeps) {
           sha256: file.sha256,
           meta: file.meta,
         });
-        return reply.send({ id: pathId, assetId: entry.id, path, uploadRequest });
+        // `id` is the file's id like in every other answer; the seed's pathId stays as its own field.
+        return reply.send({ id: entry.id, pathId, assetId: entry.id, path, uploadRequest });
       }
       throw errors.badInput('The JSON body must be { "file": "https://…" | "data:…" | { "type", "size", "meta"? } }');
     }
@@ -204,13 +208,187 @@ function storageHandlers(deps: AssetRouteDeps) {
 }
 
 // ---------------------------------------------------------------------------
-// Registration
+// Query parsing
 
 /** A pathId may hold "/" (standard base64); the wildcard twins of the routes recover it from the rest of the URL. */
 function splitWildcard(rest: string, suffix: "" | "/upload" | "/complete"): string | null {
   if (!suffix) return rest || null;
   return rest.endsWith(suffix) && rest.length > suffix.length ? rest.slice(0, -suffix.length) : null;
 }
+
+// Enum query parameters are accepted in any case (orderBy=name, disposition=INLINE):
+// normalized before validation, so the schema and the handlers see one spelling.
+const QUERY_CASE: Record<string, (v: string) => string> = {
+  orderBy: (v) => v.toUpperCase(),
+  direction: (v) => v.toUpperCase(),
+  disposition: (v) => v.toLowerCase(),
+};
+async function normalizeQueryCase(req: FastifyRequest): Promise<void> {
+  const query = req.query as Record<string, unknown>;
+  for (const [name, normalize] of Object.entries(QUERY_CASE)) {
+    if (typeof query[name] === "string") query[name] = normalize(query[name]);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// OpenAPI: what each route accepts and answers (http/openapi.ts)
+
+const BINARY = { type: "string", format: "binary" } as const;
+const TWO_STAGE_SPEC = {
+  type: "object",
+  description: "Starts a two-stage upload: the answer carries the URL to PUT the bytes to",
+  properties: {
+    type: { type: "string", description: "The file's Content-Type" },
+    size: { type: "integer", minimum: 0, description: "Exact size in bytes" },
+    sha256: { type: "string", description: "Hex sha256 of the bytes, checked on completion" },
+    meta: { type: "object", additionalProperties: true, description: "Your own JSON (at most 16 KiB), kept with the file" },
+  },
+  required: ["type", "size"],
+};
+const UPLOAD_BODY = {
+  description:
+    "One of five forms: the raw bytes with their Content-Type; multipart/form-data with the file in the field `file`; " +
+    "or JSON `{ file }` where file is an http(s) URL to import, a data: URL (up to 10 MiB), or `{ type, size, meta?, sha256? }` for a two-stage upload.",
+  content: {
+    "application/octet-stream": { schema: BINARY },
+    "*/*": { schema: { ...BINARY, description: "The bytes, typed by their Content-Type (checked against what they are)" } },
+    "multipart/form-data": {
+      schema: { type: "object", properties: { file: { ...BINARY, description: "The file; fields before it are ignored" } }, required: ["file"] },
+    },
+    "application/json": {
+      schema: {
+        type: "object",
+        properties: {
+          file: {
+            oneOf: [
+              { type: "string", pattern: "^https?://", description: "A URL the server imports the file from (SSRF-guarded)" },
+              { type: "string", pattern: "^data:", description: "A data: URL, e.g. data:image/png;base64,…" },
+              TWO_STAGE_SPEC,
+            ],
+          },
+        },
+        required: ["file"],
+      },
+    },
+  },
+};
+const DOWNLOAD_QUERY = {
+  type: "object",
+  properties: {
+    expiresIn: { type: "integer", minimum: 1, description: "Seconds the URL stays valid (default 900)" },
+    disposition: { type: "string", enum: ["inline", "attachment"], description: "Any case. Active content (HTML, SVG…) is always an attachment." },
+  },
+} as const;
+const LIST_QUERY = {
+  type: "object",
+  properties: {
+    path: { type: "string", default: "", description: "The folder; the root when empty" },
+    first: { type: "integer", minimum: 1, maximum: MAX_PAGE_SIZE, default: REST_PAGE_SIZE },
+    after: { type: "string", description: "nextCursor of the previous page" },
+    orderBy: { type: "string", enum: ["NAME", "UPDATED_AT", "SIZE"], default: "NAME", description: "Any case" },
+    direction: { type: "string", enum: ["ASC", "DESC"], default: "ASC", description: "Any case" },
+  },
+} as const;
+
+/** The error codes a storage route can answer, beyond authentication's (UNAUTHENTICATED, FORBIDDEN, NOT_FOUND). */
+const storageErrors = (...codes: ErrorCode[]) => errorResponses("UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", ...codes);
+const STORE_ERRORS: ErrorCode[] = ["STORAGE_UNAVAILABLE", "STORAGE_NOT_CONFIGURED"];
+
+const tags = ["storage"];
+const UPLOAD_SCHEMA = {
+  tags,
+  operationId: "uploadFile",
+  summary: "Upload a file: raw body, multipart field `file`, or JSON { file: URL | data: URL | { type, size, meta } }",
+  description: "Missing folders on the way are created. An existing file at the path is overwritten (same id).",
+  params: PATH_PARAMS,
+  // The two-stage answer first: the serializer takes the first shape that fits.
+  response: {
+    200: { description: "The stored file; for a two-stage spec, the upload request", anyOf: [UPLOAD_REQUEST_SCHEMA, FILE_SCHEMA] },
+    ...storageErrors(
+      "BAD_USER_INPUT",
+      "INVALID_PATH",
+      "INVALID_DATA_URL",
+      "URL_FORBIDDEN",
+      "PATH_IS_DIRECTORY",
+      "PATH_IS_FILE",
+      "LIMITS_REACHED",
+      "UNSUPPORTED_MEDIA_TYPE",
+      "URL_FETCH_FAILED",
+      ...STORE_ERRORS,
+    ),
+  },
+  documentation: { body: UPLOAD_BODY },
+};
+const COMPLETE_SCHEMA = {
+  tags,
+  operationId: "completeUpload",
+  summary: "Complete a two-stage upload once its bytes were PUT",
+  description: "Checks size, sha256 (when declared) and content type, then makes the file READY. Idempotent.",
+  params: PATH_PARAMS,
+  response: {
+    200: { ...FILE_SCHEMA, description: "The completed file" },
+    ...storageErrors("INVALID_PATH", "UPLOAD_INCOMPLETE", "LIMITS_REACHED", "UNSUPPORTED_MEDIA_TYPE", ...STORE_ERRORS),
+  },
+};
+const DOWNLOAD_SCHEMA = {
+  tags,
+  operationId: "downloadFile",
+  summary: "Download: 302 to a time-limited URL, or { url, expiresAt } with Accept: application/json",
+  params: PATH_PARAMS,
+  querystring: DOWNLOAD_QUERY,
+  response: {
+    200: {
+      description: "With Accept: application/json, the time-limited URL instead of a redirect",
+      type: "object",
+      properties: { url: { type: "string" }, expiresAt: { type: "string", format: "date-time" } },
+      required: ["url", "expiresAt"],
+    },
+    302: {
+      type: "null",
+      description: "Redirect to the time-limited URL serving the bytes",
+      headers: { Location: { type: "string", description: "The presigned URL" } },
+    },
+    ...storageErrors("BAD_USER_INPUT", "INVALID_PATH", "PATH_IS_DIRECTORY", "UPLOAD_INCOMPLETE", ...STORE_ERRORS),
+  },
+};
+const DELETE_SCHEMA = {
+  tags,
+  operationId: "deleteFile",
+  summary: "Delete a file, or a folder with everything in it",
+  params: PATH_PARAMS,
+  response: {
+    200: {
+      description: "Deleted; the bytes are purged in the background",
+      type: "object",
+      properties: {
+        id: { type: "string" },
+        path: { type: "string" },
+        deletedFiles: { type: "integer", description: "Files removed, the entry itself included" },
+      },
+      required: ["id", "path", "deletedFiles"],
+    },
+    ...storageErrors("BAD_USER_INPUT", "INVALID_PATH"),
+  },
+};
+const LIST_SCHEMA = {
+  tags,
+  operationId: "listFolder",
+  summary: "List a folder (the root, or ?path=): folders first, keyset-paginated with ?after=nextCursor",
+  params: SPACE_PARAMS,
+  querystring: LIST_QUERY,
+  response: {
+    200: {
+      description: "One page of the folder's children",
+      type: "object",
+      properties: { path: { type: "string" }, items: { type: "array", items: FILE_SCHEMA }, nextCursor: nullableString },
+      required: ["path", "items", "nextCursor"],
+    },
+    ...storageErrors("BAD_USER_INPUT", "INVALID_PATH", "PATH_IS_FILE"),
+  },
+};
+
+// ---------------------------------------------------------------------------
+// Registration
 
 /** Adds the storage routes to the shared REST scope (http/rest.ts), which authenticates every request. */
 export async function registerAssetRoutes(api: FastifyInstance, deps: AssetRouteDeps): Promise<void> {
@@ -222,104 +400,37 @@ export async function registerAssetRoutes(api: FastifyInstance, deps: AssetRoute
     req,
     reply,
   });
-  const tags = ["storage"];
   const notFound = () => errors.notFound("Route");
 
-  api.post<{ Params: PathParams }>(
-    "/space/:spaceId/storage/:pathId/upload",
-    {
-      bodyLimit: JSON_UPLOAD_BODY_LIMIT,
-      schema: {
-        tags,
-        summary: "Upload a file: raw body, multipart field `file`, or JSON { file: URL | data: URL | { type, size, meta } }",
-        params: PATH_PARAMS,
-        // The two-stage answer first: the serializer takes the first shape that fits.
-        response: { 200: { anyOf: [UPLOAD_REQUEST_SCHEMA, FILE_SCHEMA] }, ...ERROR_RESPONSES },
-      },
-    },
-    (req, reply) => handle.upload(call(req, reply, req.params.pathId)),
+  api.post<{ Params: PathParams }>("/space/:spaceId/storage/:pathId/upload", { bodyLimit: JSON_UPLOAD_BODY_LIMIT, schema: UPLOAD_SCHEMA }, (req, reply) =>
+    handle.upload(call(req, reply, req.params.pathId)),
   );
-  api.post<{ Params: PathParams }>(
-    "/space/:spaceId/storage/:pathId/complete",
-    {
-      schema: { tags, summary: "Complete a two-stage upload once its bytes were PUT", params: PATH_PARAMS, response: { 200: FILE_SCHEMA, ...ERROR_RESPONSES } },
-    },
-    (req, reply) => handle.complete(call(req, reply, req.params.pathId)),
+  api.post<{ Params: PathParams }>("/space/:spaceId/storage/:pathId/complete", { schema: COMPLETE_SCHEMA }, (req, reply) =>
+    handle.complete(call(req, reply, req.params.pathId)),
   );
   api.get<{ Params: PathParams; Querystring: DownloadQuery }>(
     "/space/:spaceId/storage/:pathId",
-    {
-      schema: {
-        tags,
-        summary: "Download: 302 to a time-limited URL, or { url, expiresAt } with Accept: application/json",
-        params: PATH_PARAMS,
-        querystring: {
-          type: "object",
-          properties: { expiresIn: { type: "integer", minimum: 1 }, disposition: { type: "string", enum: ["inline", "attachment"] } },
-        },
-        response: {
-          200: { type: "object", properties: { url: { type: "string" }, expiresAt: { type: "string", format: "date-time" } } },
-          302: { type: "null", description: "Location: the presigned URL" },
-          ...ERROR_RESPONSES,
-        },
-      },
-    },
+    { schema: DOWNLOAD_SCHEMA, preValidation: normalizeQueryCase },
     (req, reply) => handle.download(call(req, reply, req.params.pathId)),
   );
-  api.delete<{ Params: PathParams }>(
-    "/space/:spaceId/storage/:pathId",
-    {
-      schema: {
-        tags,
-        summary: "Delete a file, or a folder with everything in it",
-        params: PATH_PARAMS,
-        response: {
-          200: { type: "object", properties: { id: { type: "string" }, path: { type: "string" }, deletedFiles: { type: "integer" } } },
-          ...ERROR_RESPONSES,
-        },
-      },
-    },
-    (req, reply) => handle.remove(call(req, reply, req.params.pathId)),
+  api.delete<{ Params: PathParams }>("/space/:spaceId/storage/:pathId", { schema: DELETE_SCHEMA }, (req, reply) =>
+    handle.remove(call(req, reply, req.params.pathId)),
   );
   api.get<{
     Params: SpaceParams;
     Querystring: { path?: string; first?: number; after?: string; orderBy?: EntryOrder["field"]; direction?: EntryOrder["direction"] };
-  }>(
-    "/space/:spaceId/storage",
-    {
-      schema: {
-        tags,
-        summary: "List a folder (the root, or ?path=): folders first, keyset-paginated with ?after=nextCursor",
-        params: SPACE_PARAMS,
-        querystring: {
-          type: "object",
-          properties: {
-            path: { type: "string", default: "" },
-            first: { type: "integer", minimum: 1, maximum: MAX_PAGE_SIZE, default: REST_PAGE_SIZE },
-            after: { type: "string" },
-            orderBy: { type: "string", enum: ["NAME", "UPDATED_AT", "SIZE"], default: "NAME" },
-            direction: { type: "string", enum: ["ASC", "DESC"], default: "ASC" },
-          },
-        },
-        response: {
-          200: { type: "object", properties: { path: { type: "string" }, items: { type: "array", items: FILE_SCHEMA }, nextCursor: nullableString } },
-          ...ERROR_RESPONSES,
-        },
-      },
-    },
-    async (req, reply) => {
-      const q = req.query;
-      const page = await deps.entries.listFolder(viewerOf(req), {
-        spaceId: req.params.spaceId,
-        path: q.path ?? "",
-        first: q.first ?? REST_PAGE_SIZE,
-        after: q.after ?? null,
-        order: { field: q.orderBy ?? "NAME", direction: q.direction ?? "ASC" },
-      });
-      const child = (name: string) => (page.path ? `${page.path}/${name}` : name);
-      return reply.send({ path: page.path, items: page.items.map((e) => fileJson(e, child(e.name))), nextCursor: page.nextCursor });
-    },
-  );
+  }>("/space/:spaceId/storage", { schema: LIST_SCHEMA, preValidation: normalizeQueryCase }, async (req, reply) => {
+    const q = req.query;
+    const page = await deps.entries.listFolder(viewerOf(req), {
+      spaceId: req.params.spaceId,
+      path: q.path ?? "",
+      first: q.first ?? REST_PAGE_SIZE,
+      after: q.after ?? null,
+      order: { field: q.orderBy ?? "NAME", direction: q.direction ?? "ASC" },
+    });
+    const child = (name: string) => (page.path ? `${page.path}/${name}` : name);
+    return reply.send({ path: page.path, items: page.items.map((e) => fileJson(e, child(e.name))), nextCursor: page.nextCursor });
+  });
 
   // Wildcard twins for pathIds holding "/" (not in the OpenAPI document).
   const hide = { schema: { hide: true } } as const;
@@ -330,7 +441,7 @@ export async function registerAssetRoutes(api: FastifyInstance, deps: AssetRoute
     if (forComplete) return handle.complete(call(req, reply, forComplete));
     throw notFound();
   });
-  api.get<{ Params: WildcardParams; Querystring: DownloadQuery }>("/space/:spaceId/storage/*", hide, (req, reply) =>
+  api.get<{ Params: WildcardParams; Querystring: DownloadQuery }>("/space/:spaceId/storage/*", { ...hide, preValidation: normalizeQueryCase }, (req, reply) =>
     handle.download(call(req, reply, req.params["*"])),
   );
   api.delete<{ Params: WildcardParams }>("/space/:spaceId/storage/*", hide, (req, reply) => handle.remove(call(req, reply, req.params["*"])));

@@ -339,6 +339,15 @@ export function createBlobService(deps: {
     );
   }
 
+  // ---------------------------------------------------------------------------
+  // Downloads
+
+  /** For the disk store's GET route (its ETag): the verified sha256 of the READY blob under `key`, if known. */
+  async function readySha256(key: string): Promise<string | null> {
+    const blob = await prisma.blob.findUnique({ where: { key }, select: { status: true, sha256: true } });
+    return blob?.status === "READY" ? blob.sha256 : null;
+  }
+
   return {
     store,
     discard,
@@ -352,5 +361,6 @@ export function createBlobService(deps: {
     completeByKey,
     sweepPendingUploads,
     purgeDeleted,
+    readySha256,
   };
 }

@@ -1,8 +1,11 @@
 // A folder's children, keyset-paginated: folders first, then files, each
 // ordered by name, modification time or size (ties broken by id). A page is two
 // index range scans (one per kind) starting right after the cursor, so page
-// 1,000 costs what page 1 costs. Pages for many folders (nested connections)
-// load in one statement via LATERAL, batched per request by a DataLoader.
+// 1,000 costs what page 1 costs. Backward pages (last/before) are the same
+// scans with the comparison and the order reversed, read from the cursor
+// towards the start; their rows are turned back into listing order. Pages for
+// many folders (nested connections) load in one statement via LATERAL, batched
+// per request by a DataLoader.
 import DataLoader from "dataloader";
 import type { PrismaClient } from "../../db/prisma.ts";
 import { Prisma } from "../../generated/prisma/client.ts";
@@ -18,7 +21,13 @@ export type ListingCursor = { kind: Kind; value: string; id: string };
 
 export type ListingRow = { id: string; parentId: string; kind: Kind; value: string };
 
-export type ListingRequest = { parentId: string; order: EntryOrder; first: number; after: ListingCursor | null };
+/**
+ * Which page: `size` rows after `cursor` (forward, first/after), or the `size`
+ * rows before it (backward, last/before). No cursor: from the start, or the end.
+ */
+export type PageWindow = { size: number; cursor: ListingCursor | null; backward: boolean };
+
+export type ListingRequest = { parentId: string; order: EntryOrder } & PageWindow;
 
 export const MAX_PAGE_SIZE = 500;
 export const DEFAULT_PAGE_SIZE = 50;
@@ -54,17 +63,27 @@ export function decodeCursor(raw: string): ListingCursor {
   throw errors.badInput("Invalid cursor");
 }
 
-/** One kind segment of one folder's page, starting after the cursor when it lies in this segment. */
-function segment(kind: Kind, order: EntryOrder, limit: number, after: ListingCursor | null): Prisma.Sql {
+/** The direction rows are read in: the listing's own, or its reverse for a backward page. */
+const scanDirection = (order: EntryOrder, backward: boolean): OrderDirection =>
+  backward === (order.direction === "ASC") ? "DESC" : "ASC";
+
+/**
+ * One kind segment of one folder's page, read in scan order from the cursor
+ * when it lies in this segment. A segment wholly behind the cursor (in scan
+ * order) is skipped; one wholly ahead of it is read from its start.
+ */
+function segment(kind: Kind, order: EntryOrder, limit: number, window: PageWindow): Prisma.Sql {
   const column = COLUMN[order.field];
   const col = Prisma.raw(column.sql);
-  const dir = Prisma.raw(order.direction);
+  const direction = scanDirection(order, window.backward);
+  const dir = Prisma.raw(direction);
+  const { cursor } = window;
   let condition = Prisma.sql`TRUE`;
-  if (after && after.kind === kind) {
-    const cmp = Prisma.raw(order.direction === "ASC" ? ">" : "<");
-    const value = Prisma.sql`CAST(${after.value} AS ${Prisma.raw(column.cast)})`;
-    condition = Prisma.sql`(${col}, e."id") ${cmp} (${value}, ${after.id})`;
-  } else if (after && KIND_ORDER[after.kind] > KIND_ORDER[kind]) {
+  if (cursor && cursor.kind === kind) {
+    const cmp = Prisma.raw(direction === "ASC" ? ">" : "<");
+    const value = Prisma.sql`CAST(${cursor.value} AS ${Prisma.raw(column.cast)})`;
+    condition = Prisma.sql`(${col}, e."id") ${cmp} (${value}, ${cursor.id})`;
+  } else if (cursor && (window.backward ? KIND_ORDER[cursor.kind] < KIND_ORDER[kind] : KIND_ORDER[cursor.kind] > KIND_ORDER[kind])) {
     condition = Prisma.sql`FALSE`; // the cursor is already past this segment
   }
   return Prisma.sql`(
@@ -75,32 +94,38 @@ function segment(kind: Kind, order: EntryOrder, limit: number, after: ListingCur
      LIMIT ${limit})`;
 }
 
-/** Up to `first + 1` children per parent (the extra row tells whether there is a next page). */
+/**
+ * Up to `size + 1` children per parent in listing order. The extra row tells
+ * whether there is another page in the paging direction: for a forward page it
+ * is the last row, for a backward page the first one.
+ */
 export async function listChildren(
   prisma: PrismaClient,
   parentIds: readonly string[],
   order: EntryOrder,
-  first: number,
-  after: ListingCursor | null,
+  window: PageWindow,
 ): Promise<Map<string, ListingRow[]>> {
-  const limit = first + 1;
-  const dir = Prisma.raw(order.direction);
+  const limit = window.size + 1;
+  const dir = Prisma.raw(scanDirection(order, window.backward));
+  const seg = Prisma.raw(window.backward ? "DESC" : "ASC");
   const rows = await prisma.$queryRaw<{ id: string; parent_id: string; kind: Kind; value: string }[]>`
     SELECT c.id, c.parent_id, c.kind, c.value
       FROM unnest(${parentIds as string[]}::text[]) AS p(id)
-      CROSS JOIN LATERAL (${segment("FOLDER", order, limit, after)} UNION ALL ${segment("FILE", order, limit, after)}) c
-     ORDER BY c.parent_id, c.seg, CAST(c.value AS ${Prisma.raw(COLUMN[order.field].cast)}) ${dir}, c.id ${dir}`;
+      CROSS JOIN LATERAL (${segment("FOLDER", order, limit, window)} UNION ALL ${segment("FILE", order, limit, window)}) c
+     ORDER BY c.parent_id, c.seg ${seg}, CAST(c.value AS ${Prisma.raw(COLUMN[order.field].cast)}) ${dir}, c.id ${dir}`;
   const byParent = new Map<string, ListingRow[]>(parentIds.map((id) => [id, []]));
   for (const r of rows) {
     const list = byParent.get(r.parent_id)!;
     if (list.length < limit) list.push({ id: r.id, parentId: r.parent_id, kind: r.kind, value: r.value });
   }
+  // A backward page was read from the cursor towards the start.
+  if (window.backward) for (const list of byParent.values()) list.reverse();
   return byParent;
 }
 
 /** Batches every folder's page request of one GraphQL request by identical arguments. */
 export function createListingLoader(prisma: PrismaClient): DataLoader<ListingRequest, ListingRow[], string> {
-  const argsKey = (r: ListingRequest) => JSON.stringify([r.order.field, r.order.direction, r.first, r.after]);
+  const argsKey = (r: ListingRequest) => JSON.stringify([r.order.field, r.order.direction, r.size, r.cursor, r.backward]);
   return new DataLoader(
     async (requests) => {
       const groups = new Map<string, ListingRequest[]>();
@@ -108,8 +133,8 @@ export function createListingLoader(prisma: PrismaClient): DataLoader<ListingReq
       const results = new Map<string, ListingRow[]>();
       await Promise.all(
         [...groups.values()].map(async (group) => {
-          const { order, first, after } = group[0]!;
-          const pages = await listChildren(prisma, [...new Set(group.map((r) => r.parentId))], order, first, after);
+          const { order, size, cursor, backward } = group[0]!;
+          const pages = await listChildren(prisma, [...new Set(group.map((r) => r.parentId))], order, { size, cursor, backward });
           for (const r of group) results.set(`${r.parentId}|${argsKey(r)}`, pages.get(r.parentId) ?? []);
         }),
       );

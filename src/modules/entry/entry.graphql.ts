@@ -7,7 +7,7 @@ import type { GraphQLResolveInfo } from "graphql";
 import { errors } from "../../errors.ts";
 import { builder } from "../../graphql/builder.ts";
 import type { Context } from "../../graphql/context.ts";
-import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, MAX_PAGE_SIZE, pageSize, type EntryOrder } from "./entry-listing.ts";
+import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, MAX_PAGE_SIZE, pageSize, type EntryOrder, type PageWindow } from "./entry-listing.ts";
 
 export const EntryKindEnum = builder.enumType("EntryKind", { values: ["FOLDER", "FILE"] as const });
 
@@ -20,6 +20,14 @@ const EntryOrderInput = builder.inputType("EntryOrder", {
     direction: t.field({ type: OrderDirectionEnum, defaultValue: "ASC" }),
   }),
 });
+
+/** The page a connection's arguments ask for: first/after forward, or last/before backward (never both). */
+function pageWindow(args: { first?: number | null; after?: string | null; last?: number | null; before?: string | null }): PageWindow {
+  const backward = args.last != null || args.before != null;
+  if (backward && (args.first != null || args.after != null)) throw errors.badInput("Page forward (first, after) or backward (last, before), not both");
+  if (backward) return { size: pageSize(args.last), cursor: args.before ? decodeCursor(args.before) : null, backward };
+  return { size: pageSize(args.first), cursor: args.after ? decodeCursor(args.after) : null, backward };
+}
 
 /**
  * Loads entry rows with the Prisma query Pothos plans for one selection (the
@@ -68,15 +76,15 @@ export const FolderRef = builder.prismaNode("Entry", {
   fields: (t) => ({
     children: t.connection({
       type: EntryRef,
-      description: `Folders first, then files, ordered by \`orderBy\` (default: name ascending). Keyset pagination forward with \`first\` (default ${DEFAULT_PAGE_SIZE}, 1 to ${MAX_PAGE_SIZE}) and \`after\`.`,
+      description: `Folders first, then files, ordered by \`orderBy\` (default: name ascending). Keyset pagination forward with \`first\` (default ${DEFAULT_PAGE_SIZE}, 1 to ${MAX_PAGE_SIZE}) and \`after\`, or backward with \`last\` and \`before\` (the page just before the cursor, or the last page). Forward and backward arguments cannot be mixed.`,
       args: { orderBy: t.arg({ type: EntryOrderInput, required: false }) },
       resolve: async (folder, args, ctx, info) => {
-        if (args.last != null || args.before != null) throw errors.badInput("children pages forward only: use first and after");
-        const first = pageSize(args.first);
+        const window = pageWindow(args);
         const order: EntryOrder = { field: args.orderBy?.field ?? "NAME", direction: args.orderBy?.direction ?? "ASC" };
-        const after = args.after ? decodeCursor(args.after) : null;
-        const rows = await ctx.loaders.listing.load({ parentId: folder.id, order, first, after });
-        const page = rows.slice(0, first);
+        const rows = await ctx.loaders.listing.load({ parentId: folder.id, order, ...window });
+        // The extra row that says "there is more" is the last one forward, the first one backward.
+        const more = rows.length > window.size;
+        const page = window.backward ? rows.slice(more ? 1 : 0) : rows.slice(0, window.size);
         const nodes = await entriesFor(ctx, info).loadMany(page.map((r) => r.id));
         const edges = page.map((row, i) => {
           const node = nodes[i];
@@ -86,8 +94,9 @@ export const FolderRef = builder.prismaNode("Entry", {
         return {
           edges,
           pageInfo: {
-            hasNextPage: rows.length > first,
-            hasPreviousPage: after !== null,
+            // Like the relay spec allows, the side we did not page towards is only known to exist when a cursor was given.
+            hasNextPage: window.backward ? window.cursor !== null : more,
+            hasPreviousPage: window.backward ? more : window.cursor !== null,
             startCursor: edges[0]?.cursor ?? null,
             endCursor: edges[edges.length - 1]?.cursor ?? null,
           },

@@ -235,7 +235,7 @@ export function createEntryService(deps: { prisma: PrismaClient; pubsub: Cabinet
     if (folder.kind !== "FOLDER") throw errors.pathIsFile(input.path);
     const first = pageSize(input.first);
     const after = input.after ? decodeCursor(input.after) : null;
-    const rows = (await listChildren(prisma, [folder.id], input.order, first, after)).get(folder.id) ?? [];
+    const rows = (await listChildren(prisma, [folder.id], input.order, { size: first, cursor: after, backward: false })).get(folder.id) ?? [];
     const page = rows.slice(0, first);
     const entries = await prisma.entry.findMany({ where: { id: { in: page.map((r) => r.id) } }, include: { blob: true } });
     const byId = new Map(entries.map((e) => [e.id, e]));

@@ -75,9 +75,15 @@ export class DiskBlobStore implements BlobStore {
   }
 
   async head(key: string): Promise<BlobHead | null> {
+    const s = await this.stat(key);
+    return s && { size: s.size };
+  }
+
+  /** Size and modification time of the object (the GET route's Last-Modified); null when absent. */
+  async stat(key: string): Promise<{ size: number; lastModified: Date } | null> {
     try {
       const s = await stat(this.pathFor(key));
-      return { size: s.size };
+      return { size: s.size, lastModified: s.mtime };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
       throw e;
