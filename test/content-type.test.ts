@@ -111,7 +111,12 @@ describe("decideContentType", () => {
     ],
     ["declared OLE format, container sniffed", "application/msword", bin("application/x-cfb"), "application/msword"],
     ["declared type file-type cannot check, binary sniffed: sniffed wins", "text/plain", bin("image/png"), "image/png"],
-    ["declared container, a format built on it sniffed: sniffed wins", "application/zip", bin("application/vnd.openxmlformats-officedocument.wordprocessingml.document"), "application/vnd.openxmlformats-officedocument.wordprocessingml.document"],
+    [
+      "declared container, a format built on it sniffed: sniffed wins",
+      "application/zip",
+      bin("application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+      "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ],
     ["declared TIFF, a TIFF-based raw sniffed: sniffed wins", "image/tiff", bin("image/x-canon-cr2"), "image/x-canon-cr2"],
     ["declared active, binary sniffed: sniffed wins", "text/html", bin("image/png"), "image/png"],
     ["active label never refines a container", "application/xhtml+xml", bin("application/zip"), "application/zip"],

@@ -84,7 +84,9 @@ export function errorResponses(...codes: ErrorCode[]) {
       {
         ...ERROR_SCHEMA,
         description: list.map((c) => `${c}: ${MEANING[c]}.`).join(" "),
-        properties: { error: { ...ERROR_SCHEMA.properties.error, properties: { ...ERROR_SCHEMA.properties.error.properties, code: { type: "string", enum: list } } } },
+        properties: {
+          error: { ...ERROR_SCHEMA.properties.error, properties: { ...ERROR_SCHEMA.properties.error.properties, code: { type: "string", enum: list } } },
+        },
       },
     ]),
   );

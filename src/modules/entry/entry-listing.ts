@@ -64,8 +64,7 @@ export function decodeCursor(raw: string): ListingCursor {
 }
 
 /** The direction rows are read in: the listing's own, or its reverse for a backward page. */
-const scanDirection = (order: EntryOrder, backward: boolean): OrderDirection =>
-  backward === (order.direction === "ASC") ? "DESC" : "ASC";
+const scanDirection = (order: EntryOrder, backward: boolean): OrderDirection => (backward === (order.direction === "ASC") ? "DESC" : "ASC");
 
 /**
  * One kind segment of one folder's page, read in scan order from the cursor
