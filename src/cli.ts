@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import pino from "pino";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createDeps } from "./deps.ts";
+import { isAppError } from "./errors.ts";
 import { ORPHAN_MIN_AGE_SECONDS, reconcileBlobStore } from "./modules/blob/blob.reconcile.ts";
 import { resolveRuntime } from "./runtime.ts";
 
@@ -13,7 +14,9 @@ Commands:
   create-token --admin [--org <org_id>] [--name <name>]   print a new organization-admin token
   create-org --name <name> [--quota <bytes>] [--max-file-size <bytes>]   print the new organization id
   create-space --name <name> [--org <org_id>]              print the new space id
-  usage [--org <org_id>]                                   print storage usage as JSON
+  set-quota --org <org_id> --quota <bytes> [--max-file-size <bytes>]
+                                                           change an organization's limits; prints them as JSON
+  usage [--org <org_id>]                                   print storage usage (used and reserved bytes) as JSON
   reconcile [--dry-run] [--min-age <seconds>]              delete objects with no row, mark rows with no object FAILED;
                                                            prints a JSON report (--dry-run changes nothing)
   orphans ...                                              the same as reconcile (its former name)
@@ -69,13 +72,31 @@ async function main(argv: string[]) {
         process.stdout.write(`${space.id}\n`);
         break;
       }
+      case "set-quota": {
+        if (!values.org || !values.quota) throw new ConfigError("set-quota needs --org and --quota");
+        const org = await organizations
+          .updateOrganizationUnchecked(values.org, {
+            quotaBytes: byteCount("--quota", values.quota),
+            maxFileSizeBytes: values["max-file-size"] === undefined ? undefined : byteCount("--max-file-size", values["max-file-size"]),
+          })
+          .catch((e) => {
+            // QUOTA_BELOW_USAGE, NOT_FOUND, …: a message for the operator, not a stack.
+            throw isAppError(e) ? new ConfigError(`${e.code}: ${e.message}`) : e;
+          });
+        const out = { organizationId: org.id, quotaBytes: Number(org.quotaBytes), maxFileSizeBytes: Number(org.maxFileSizeBytes) };
+        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+        break;
+      }
       case "usage": {
         const org = await deps.prisma.organization.findUniqueOrThrow({ where: { id: await orgId() }, include: { spaces: true } });
+        const pending = await deps.prisma.blob.groupBy({ by: ["spaceId"], where: { organizationId: org.id, status: "PENDING" }, _sum: { size: true } });
+        const reservedIn = new Map(pending.map((p) => [p.spaceId, Number(p._sum.size ?? 0n)]));
         const out = {
           organizationId: org.id,
           quotaBytes: Number(org.quotaBytes),
           usedBytes: Number(org.usedBytes),
-          spaces: org.spaces.map((s) => ({ id: s.id, name: s.name, usedBytes: Number(s.usedBytes) })),
+          reservedBytes: Number(org.reservedBytes),
+          spaces: org.spaces.map((s) => ({ id: s.id, name: s.name, usedBytes: Number(s.usedBytes), reservedBytes: reservedIn.get(s.id) ?? 0 })),
         };
         process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         break;
@@ -96,6 +117,14 @@ async function main(argv: string[]) {
     await deps.close();
     await runtime.stopDatabase();
   }
+}
+
+/** A byte count given on the command line: digits only, a positive safe integer. */
+function byteCount(flag: string, value: string): bigint {
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)) || Number(value) <= 0) {
+    throw new ConfigError(`${flag} must be a positive whole number of bytes, got "${value}"`);
+  }
+  return BigInt(value);
 }
 
 main(process.argv.slice(2)).then(

@@ -60,6 +60,7 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     owners: { ENTRY: createAssetBlobOwner({ pubsub }) },
     abandonAfterSeconds: config.uploads.abandonAfterSeconds,
   });
+  const grants = createGrantService({ prisma, pubsub });
   const services = {
     blobs,
     accounts,
@@ -68,8 +69,8 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
       accounts,
       defaults: { quotaBytes: config.limits.defaultQuotaBytes, maxFileSizeBytes: config.limits.defaultMaxFileSizeBytes },
     }),
-    spaces: createSpaceService({ prisma }),
-    grants: createGrantService({ prisma, pubsub }),
+    spaces: createSpaceService({ prisma, blobs, grants }),
+    grants,
     entries: createEntryService({ prisma, pubsub, blobs }),
     assets: createAssetService({
       prisma,

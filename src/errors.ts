@@ -14,6 +14,8 @@ export const ERROR_STATUS = {
   PATH_IS_DIRECTORY: 409,
   PATH_IS_FILE: 409,
   UPLOAD_INCOMPLETE: 409,
+  QUOTA_BELOW_USAGE: 409,
+  LAST_ADMIN: 409,
   LIMITS_REACHED: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   URL_FETCH_FAILED: 502,
@@ -60,6 +62,15 @@ export const errors = {
   quotaExceeded: () => new AppError("LIMITS_REACHED", "The organization's storage quota is used up", { reason: "QUOTA" }),
   /** A two-stage upload whose bytes have not arrived, or arrived other than declared. */
   uploadIncomplete: (message: string, details?: Record<string, unknown>) => new AppError("UPLOAD_INCOMPLETE", message, details),
+  /** A quota smaller than the bytes already stored or reserved (updateOrganization). */
+  quotaBelowUsage: (details: { quotaBytes: number; usedBytes: number; reservedBytes: number }) =>
+    new AppError(
+      "QUOTA_BELOW_USAGE",
+      `A quota of ${details.quotaBytes} bytes is below the ${details.usedBytes + details.reservedBytes} bytes used and reserved`,
+      details,
+    ),
+  /** Disabling or deleting the organization's last enabled admin would leave nobody to administer it. */
+  lastAdmin: () => new AppError("LAST_ADMIN", "The organization's last enabled admin cannot be disabled or deleted"),
   storageUnavailable: (cause: unknown) => new AppError("STORAGE_UNAVAILABLE", "The blob store is not reachable", undefined, { cause }),
 };
 

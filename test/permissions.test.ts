@@ -4,7 +4,9 @@
 //   - a token with every permission on ANOTHER space -> NOT_FOUND (or null)
 //   - a token holding only that permission -> success
 // Other spaces must always look like ids that do not exist.
-// Below the matrix: seeing a space (any grant), and organization-level operations.
+// Below the matrix: seeing a space (any grant), and organization-level operations
+// (their own matrix: no token, a member holding every space permission, an admin
+// of another organization, an organization admin).
 // Not space-scoped, so covered elsewhere: viewer, account and organization (the
 // caller's own); createApiToken, revokeApiToken, Account.tokens and node(id) of
 // accounts and tokens (accounts.test.ts, node.test.ts).
@@ -255,6 +257,24 @@ const OPS: Op[] = [
     run: (token, { id }) => gql(`mutation($id: ID!) { deleteEntry(input: { id: $id }) { id } }`, { id: id! }, token),
   },
   {
+    name: "updateAssetMetadata",
+    permission: "assets:update",
+    setup: async () => ({ id: await adminFile(`${unique("meta")}.txt`) }),
+    run: (token, { id }) => gql(`mutation($id: ID!) { updateAssetMetadata(input: { id: $id, meta: { tag: "x" } }) { id metadata } }`, { id: id! }, token),
+  },
+  {
+    name: "Space.grants",
+    permission: "space:admin",
+    run: (token) => gql(`query($s: ID!) { space(id: $s) { grants(first: 5) { edges { node { accountId permissions } } } } }`, { s: w.space.id }, token),
+    nullWhenHidden: (res) => res.data?.space,
+  },
+  {
+    name: "renameSpace",
+    permission: "space:admin",
+    run: (token) =>
+      gql(`mutation($s: ID!, $n: String!) { renameSpace(input: { id: $s, name: $n }) { id name } }`, { s: w.space.id, n: unique("space") }, token),
+  },
+  {
     name: "grantSpaceAccess",
     permission: "space:admin",
     setup: async () => ({ account: (await t.factories.account(w.org.id)).id }),
@@ -349,5 +369,111 @@ describe("organization-level operations", () => {
       expect(errorCode(await gql(query, {}, member))).toBe("FORBIDDEN");
       expect((await gql(query, {}, w.adminToken)).errors).toBeUndefined();
     }
+  });
+});
+
+// Organization administration: organization admins only. A member holding every
+// permission on the space concerned (space:admin included) is FORBIDDEN; an
+// admin of another organization gets NOT_FOUND (or, for lists and nullable
+// lookups, does not see this organization's rows).
+type OrgOp = {
+  name: string;
+  /** Creates what the operation acts on, fresh for each run; `spaceId` is where the member gets its grants. */
+  setup?: () => Promise<Targets>;
+  run: (token: string | undefined, targets: Targets) => Promise<GraphQLResponse<Record<string, unknown>>>;
+  /** For lists and nullable lookups: true when the response shows nothing of this organization. */
+  hiddenFromOtherOrg?: (res: GraphQLResponse<Record<string, unknown>>) => boolean;
+};
+
+const orgNode = (token: string | undefined, selection: string) =>
+  gql(`query($o: ID!) { node(id: $o) { ... on Organization { ${selection} } } }`, { o: w.org.id }, token);
+const idsOf = (connection: unknown) => ((connection as { edges?: { node: { id: string } }[] } | undefined)?.edges ?? []).map((e) => e.node.id);
+const freshAccount = async () => ({ account: (await t.factories.account(w.org.id)).id });
+
+const ORG_OPS: OrgOp[] = [
+  {
+    name: "organizations",
+    run: (token) => gql(`{ organizations(first: 10) { edges { node { id } } } }`, {}, token),
+    hiddenFromOtherOrg: (res) => !idsOf(res.data?.organizations).includes(w.org.id),
+  },
+  {
+    name: "Organization.accounts",
+    run: (token) => orgNode(token, "accounts(first: 5) { edges { node { id disabledAt } } }"),
+    hiddenFromOtherOrg: (res) => !res.errors && res.data?.node === null,
+  },
+  {
+    name: "updateOrganization",
+    run: (token) =>
+      gql(`mutation($o: ID!, $n: String!) { updateOrganization(input: { id: $o, name: $n }) { id name } }`, { o: w.org.id, n: unique("org") }, token),
+  },
+  {
+    name: "deleteSpace",
+    setup: async () => ({ spaceId: (await t.factories.space(w.org.id, unique("doomed"))).id }),
+    run: (token, { spaceId }) => gql(`mutation($s: ID!) { deleteSpace(id: $s) { id } }`, { s: spaceId! }, token),
+  },
+  {
+    name: "disableAccount",
+    setup: freshAccount,
+    run: (token, { account }) => gql(`mutation($a: ID!) { disableAccount(id: $a) { id disabledAt } }`, { a: account! }, token),
+  },
+  {
+    name: "enableAccount",
+    setup: async () => {
+      const { account } = await freshAccount();
+      await t.deps.prisma.account.update({ where: { id: account }, data: { disabledAt: new Date() } });
+      return { account };
+    },
+    run: (token, { account }) => gql(`mutation($a: ID!) { enableAccount(id: $a) { id disabledAt } }`, { a: account! }, token),
+  },
+  {
+    name: "deleteAccount",
+    setup: freshAccount,
+    run: (token, { account }) => gql(`mutation($a: ID!) { deleteAccount(id: $a) { id } }`, { a: account! }, token),
+  },
+  {
+    // Reached as an entry's creator (node(id) hides other accounts from members altogether).
+    name: "Account.grants (of another account)",
+    setup: async () => {
+      const path = unique("by-admin");
+      await adminFolder(path);
+      return { path };
+    },
+    run: (token, { path }) =>
+      gql(
+        `query($s: ID!, $p: String!) { entry(spaceId: $s, path: $p) { createdBy { grants(first: 5) { edges { node { id } } } } } }`,
+        { s: w.space.id, p: path! },
+        token,
+      ),
+  },
+];
+
+describe.each(ORG_OPS)("$name (organization admins)", (op) => {
+  const targets = async (): Promise<Targets> => (op.setup ? op.setup() : {});
+  let otherOrgAdmin: string;
+  beforeAll(async () => {
+    otherOrgAdmin = (await t.factories.world()).adminToken;
+  });
+
+  it("no token: UNAUTHENTICATED", async () => {
+    expect(errorCode(await op.run(undefined, await targets()))).toBe("UNAUTHENTICATED");
+  });
+
+  it("a member with every permission (space:admin included): FORBIDDEN", async () => {
+    const target = await targets();
+    const { token } = await t.factories.member(w.org.id, target.spaceId ?? w.space.id, [...PERMISSIONS]);
+    expect(errorCode(await op.run(token, target))).toBe("FORBIDDEN");
+  });
+
+  it("an admin of another organization: NOT_FOUND", async () => {
+    const res = await op.run(otherOrgAdmin, await targets());
+    if (op.hiddenFromOtherOrg) expect(op.hiddenFromOtherOrg(res)).toBe(true);
+    else expect(errorCode(res)).toBe("NOT_FOUND");
+    expect(JSON.stringify(res)).not.toContain("FORBIDDEN");
+  });
+
+  it("an organization admin: allowed", async () => {
+    const res = await op.run(w.adminToken, await targets());
+    expect(res.errors).toBeUndefined();
+    expect(res.data).toBeTruthy();
   });
 });

@@ -43,6 +43,20 @@ export async function requireManageableToken(prisma: PrismaClient, viewer: Viewe
   return token;
 }
 
+/**
+ * Loads an account to disable, enable or delete: organization admins only
+ * (FORBIDDEN for anyone else, whatever the id), accounts of their own
+ * organization only (NOT_FOUND otherwise), and never the caller's own account,
+ * so an admin cannot lock itself out.
+ */
+export async function requireAdministrableAccount(prisma: PrismaClient, viewer: Viewer, accountId: string) {
+  if (!viewer.isOrgAdmin) throw errors.forbidden("organization:admin");
+  const account = await prisma.account.findFirst({ where: { id: accountId, organizationId: viewer.organizationId } });
+  if (!account) throw errors.notFound("Account");
+  if (account.id === viewer.accountId) throw errors.badInput("An account cannot disable or delete itself", { reason: "SELF" });
+  return account;
+}
+
 /** Space grants only go to accounts of the space's own organization: organizations never share. */
 export async function requireAccountInOrganization(prisma: PrismaClient, organizationId: string, accountId: string): Promise<AccountRef> {
   const account = await prisma.account.findFirst({ where: { id: accountId, organizationId }, select: { id: true, organizationId: true } });

@@ -35,7 +35,8 @@ export function bearerToken(header: string | undefined | null): string | undefin
 
 /**
  * Loads the viewer for a token secret. Returns null when no token was given;
- * throws UNAUTHENTICATED for an unknown, revoked or expired token.
+ * throws UNAUTHENTICATED for an unknown, revoked or expired token, or one of a
+ * disabled account.
  */
 export async function authenticate(prisma: PrismaClient, secret: string | undefined): Promise<Viewer | null> {
   if (!secret) return null;
@@ -47,6 +48,8 @@ export async function authenticate(prisma: PrismaClient, secret: string | undefi
     throw errors.unauthenticated("The token is invalid, revoked or expired");
   }
   const { account } = token;
+  // A disabled account's tokens stop at once; they work again when it is enabled.
+  if (account.disabledAt) throw errors.unauthenticated("The token's account is disabled");
   return {
     accountId: account.id,
     organizationId: account.organizationId,

@@ -14,6 +14,20 @@ export const AccountRef = builder.prismaNode("Account", {
     kind: t.expose("kind", { type: AccountKindEnum }),
     isOrgAdmin: t.exposeBoolean("isOrgAdmin"),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
+    disabledAt: t.expose("disabledAt", {
+      type: "DateTime",
+      nullable: true,
+      description: "Set while the account is disabled: its tokens are refused until it is enabled again.",
+    }),
+    grants: t.prismaConnection({
+      type: "SpaceGrant",
+      cursor: "id",
+      description: "The account's space grants, oldest first. For the account itself and organization admins.",
+      resolve: async (query, account, _args, ctx) => {
+        assertManagesAccount(await ctx.viewer(), account);
+        return ctx.prisma.spaceGrant.findMany({ ...query, where: { accountId: account.id }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
+      },
+    }),
     tokens: t.prismaField({
       type: ["ApiToken"],
       nullable: true,
@@ -99,6 +113,10 @@ const CreateApiTokenInput = builder.inputType("CreateApiTokenInput", {
   }),
 });
 
+const DeleteAccountPayload = builder.objectRef<{ id: string }>("DeleteAccountPayload").implement({
+  fields: (t) => ({ id: t.exposeID("id", { description: "The deleted account." }) }),
+});
+
 const CreateApiTokenPayload = builder.objectRef<{ token: ApiToken; secret: string }>("CreateApiTokenPayload").implement({
   fields: (t) => ({
     token: t.field({ type: ApiTokenRef, resolve: (p) => p.token }),
@@ -121,6 +139,32 @@ builder.mutationFields((t) => ({
     description: "A token for the caller's own account, or (organization admins) for any account of the organization.",
     args: { input: t.arg({ type: CreateApiTokenInput }) },
     resolve: async (_root, { input }, ctx) => ctx.deps.services.accounts.createApiToken(await ctx.viewer(), input),
+  }),
+  disableAccount: t.prismaField({
+    type: AccountRef,
+    description:
+      "Refuses the account's tokens from now on and closes its open connections (organization admins; not the caller's own account, nor the last enabled admin: LAST_ADMIN). Idempotent.",
+    args: { id: t.arg.id() },
+    resolve: async (query, _root, args, ctx) => {
+      const account = await ctx.deps.services.accounts.disableAccount(await ctx.viewer(), args.id);
+      return ctx.prisma.account.findUniqueOrThrow({ ...query, where: { id: account.id } });
+    },
+  }),
+  enableAccount: t.prismaField({
+    type: AccountRef,
+    description: "Lets a disabled account's tokens work again (those not revoked or expired). Organization admins. Idempotent.",
+    args: { id: t.arg.id() },
+    resolve: async (query, _root, args, ctx) => {
+      const account = await ctx.deps.services.accounts.enableAccount(await ctx.viewer(), args.id);
+      return ctx.prisma.account.findUniqueOrThrow({ ...query, where: { id: account.id } });
+    },
+  }),
+  deleteAccount: t.field({
+    type: DeleteAccountPayload,
+    description:
+      "Deletes the account with its tokens and grants and closes its open connections; entries it created stay, with createdBy null (organization admins; not the caller's own account, nor the last enabled admin).",
+    args: { id: t.arg.id() },
+    resolve: async (_root, args, ctx) => ctx.deps.services.accounts.deleteAccount(await ctx.viewer(), args.id),
   }),
   revokeApiToken: t.prismaField({
     type: ApiTokenRef,

@@ -2,7 +2,7 @@
 // functions skip authorization and are for trusted callers only (bootstrap,
 // CLI, test factories); resolvers use the checked ones.
 import type { PrismaClient, Tx } from "../../db/prisma.ts";
-import { requireManageableAccount, requireManageableToken, expiryForNewToken } from "../../access/account-access.ts";
+import { requireAdministrableAccount, requireManageableAccount, requireManageableToken, expiryForNewToken } from "../../access/account-access.ts";
 import { requireOrgAdmin } from "../../access/space-access.ts";
 import { hashToken, newTokenSecret, type Viewer } from "../../access/viewer.ts";
 import { errors } from "../../errors.ts";
@@ -44,7 +44,7 @@ export function createAccountService(deps: { prisma: PrismaClient; pubsub: Pick<
   /** A new token for the organization's first admin account (CLI `create-token --admin`). */
   async function createAdminTokenUnchecked(organizationId: string, name = "cli") {
     const admin =
-      (await prisma.account.findFirst({ where: { organizationId, isOrgAdmin: true }, orderBy: { createdAt: "asc" } })) ??
+      (await prisma.account.findFirst({ where: { organizationId, isOrgAdmin: true, disabledAt: null }, orderBy: { createdAt: "asc" } })) ??
       (await createAccountUnchecked(prisma, { organizationId, kind: "SERVICE", name: "admin", isOrgAdmin: true }));
     return createTokenUnchecked(prisma, { accountId: admin.id, name });
   }
@@ -75,9 +75,87 @@ export function createAccountService(deps: { prisma: PrismaClient; pubsub: Pick<
     // Conditional, so concurrent revocations agree on one revokedAt.
     await prisma.apiToken.updateMany({ where: { id: token.id, revokedAt: null }, data: { revokedAt: new Date() } });
     // Published on every call, not only the first: repeating a revocation also retries a lost notification.
-    pubsub.publish("token.revoked", { tokenId: token.id, accountId: token.accountId });
+    endTokenSessions([token]);
     return prisma.apiToken.findUniqueOrThrow({ where: { id: token.id } });
   }
 
-  return { createAccountUnchecked, createTokenUnchecked, createAdminTokenUnchecked, createAccount, createApiToken, revokeApiToken };
+  /**
+   * The token-revocation announcement: every process closes the WebSocket
+   * connections and SSE streams opened with these tokens. Used by
+   * revokeApiToken, and for all tokens of a disabled or deleted account.
+   */
+  function endTokenSessions(tokens: readonly { id: string; accountId: string }[]) {
+    for (const token of tokens) pubsub.publish("token.revoked", { tokenId: token.id, accountId: token.accountId });
+  }
+
+  /**
+   * Refuses LAST_ADMIN when taking `account` away would leave its organization
+   * without an enabled admin. Holds the organization row lock until the
+   * caller's transaction ends, so two admins disabling each other at once
+   * cannot both succeed.
+   */
+  async function assertNotLastAdmin(tx: Tx, account: { id: string; organizationId: string; isOrgAdmin: boolean; disabledAt: Date | null }) {
+    await tx.$queryRaw`SELECT id FROM organizations WHERE id = ${account.organizationId} FOR UPDATE`;
+    if (!account.isOrgAdmin) return;
+    const others = await tx.account.count({
+      where: { organizationId: account.organizationId, isOrgAdmin: true, disabledAt: null, id: { not: account.id } },
+    });
+    if (others === 0) throw errors.lastAdmin();
+  }
+
+  /**
+   * Organization admins disable other accounts of their organization. Its
+   * tokens are refused at once (viewer.ts checks the account per request) and
+   * its open connections close. Idempotent: a second call keeps the first
+   * disabledAt (and announces again, retrying a lost notification).
+   */
+  async function disableAccount(viewer: Viewer, accountId: string) {
+    const target = await requireAdministrableAccount(prisma, viewer, accountId);
+    const tokens = await prisma.$transaction(async (tx) => {
+      const account = await tx.account.findUniqueOrThrow({ where: { id: target.id } });
+      if (!account.disabledAt) await assertNotLastAdmin(tx, account);
+      await tx.account.updateMany({ where: { id: account.id, disabledAt: null }, data: { disabledAt: new Date() } });
+      return tx.apiToken.findMany({ where: { accountId: account.id, revokedAt: null }, select: { id: true, accountId: true } });
+    });
+    endTokenSessions(tokens);
+    return prisma.account.findUniqueOrThrow({ where: { id: target.id } });
+  }
+
+  /** Lets a disabled account's tokens (those not revoked or expired) work again. Idempotent. */
+  async function enableAccount(viewer: Viewer, accountId: string) {
+    const target = await requireAdministrableAccount(prisma, viewer, accountId);
+    return prisma.account.update({ where: { id: target.id }, data: { disabledAt: null } });
+  }
+
+  /**
+   * Deletes another account of the organization with its tokens and grants;
+   * entries it created stay (their createdBy becomes null). Its open
+   * connections close.
+   */
+  async function deleteAccount(viewer: Viewer, accountId: string): Promise<{ id: string }> {
+    const target = await requireAdministrableAccount(prisma, viewer, accountId);
+    const tokens = await prisma.$transaction(async (tx) => {
+      const account = await tx.account.findUnique({ where: { id: target.id } });
+      if (!account) throw errors.notFound("Account");
+      if (!account.disabledAt) await assertNotLastAdmin(tx, account);
+      const tokens = await tx.apiToken.findMany({ where: { accountId: account.id, revokedAt: null }, select: { id: true, accountId: true } });
+      // Tokens and grants go by ON DELETE CASCADE, entries' createdBy by SET NULL.
+      await tx.account.delete({ where: { id: account.id } });
+      return tokens;
+    });
+    endTokenSessions(tokens);
+    return { id: target.id };
+  }
+
+  return {
+    createAccountUnchecked,
+    createTokenUnchecked,
+    createAdminTokenUnchecked,
+    createAccount,
+    createApiToken,
+    revokeApiToken,
+    disableAccount,
+    enableAccount,
+    deleteAccount,
+  };
 }

@@ -17,6 +17,7 @@ import { presignLifetime, type PresignLimits } from "../../storage/blob-store.ts
 import type { BlobService } from "../blob/blob.service.ts";
 import { claimFilePath, spaceEvent, type CreatedFolder } from "../entry/entry.service.ts";
 import { normalizePath } from "../entry/entry-path.ts";
+import { validateMeta } from "./asset-meta.ts";
 
 export type AssetUploadService = ReturnType<typeof createAssetUploadService>;
 
@@ -31,8 +32,6 @@ export type CreateAssetUploadInput = {
   expiresInSeconds?: number | null;
 };
 
-const MAX_META_BYTES = 16 * 1024;
-
 export function createAssetUploadService(deps: { prisma: PrismaClient; blobs: BlobService; pubsub: CabinetPubSub; presign: PresignLimits }) {
   const { prisma, blobs, pubsub, presign } = deps;
 
@@ -43,9 +42,7 @@ export function createAssetUploadService(deps: { prisma: PrismaClient; blobs: Bl
     if (BigInt(input.size) > maxFileSize) throw errors.fileTooLarge(maxFileSize);
     const sha256 = input.sha256?.toLowerCase() ?? null;
     if (sha256 !== null && !/^[0-9a-f]{64}$/.test(sha256)) throw errors.badInput("sha256 must be 64 hexadecimal digits");
-    if (input.meta != null && Buffer.byteLength(JSON.stringify(input.meta)) > MAX_META_BYTES) {
-      throw errors.badInput(`meta can be at most ${MAX_META_BYTES} bytes of JSON`);
-    }
+    validateMeta(input.meta);
     const expiresInSeconds = presignLifetime(input.expiresInSeconds, presign);
     // Syntax only: the bytes are checked against it on completion.
     const { contentType } = decideContentType(input.mimeType, undefined);

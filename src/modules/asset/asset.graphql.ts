@@ -182,3 +182,22 @@ builder.mutationFields((t) => ({
     },
   }),
 }));
+
+const UpdateAssetMetadataInput = builder.inputType("UpdateAssetMetadataInput", {
+  fields: (t) => ({
+    id: t.id({ description: "The asset's id." }),
+    meta: t.field({ type: "JSON", required: false, description: "Your own JSON (at most 16 KiB), replacing what the file had; null clears it." }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  updateAssetMetadata: t.prismaField({
+    type: AssetRef,
+    description: "Replaces the file's `meta` (shown under `metadata.meta`); processing results stay (requires assets:update).",
+    args: { input: t.arg({ type: UpdateAssetMetadataInput }) },
+    resolve: async (query, _root, { input }, ctx) => {
+      const entry = await ctx.deps.services.assets.updateAssetMetadata(await ctx.viewer(), input);
+      return ctx.prisma.entry.findUniqueOrThrow({ ...query, where: { id: entry.id } });
+    },
+  }),
+}));

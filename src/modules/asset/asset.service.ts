@@ -5,7 +5,7 @@
 // replaced bytes). If anything fails after the bytes landed, they are discarded.
 import type { Readable } from "node:stream";
 import type { PrismaClient, Tx } from "../../db/prisma.ts";
-import { assertMayReplaceFile } from "../../access/entry-access.ts";
+import { assertMayReplaceFile, requireEntry } from "../../access/entry-access.ts";
 import { requireSpacePermission } from "../../access/space-access.ts";
 import type { Viewer } from "../../access/viewer.ts";
 import { errors } from "../../errors.ts";
@@ -18,6 +18,7 @@ import type { BlobService, StoredObject } from "../blob/blob.service.ts";
 import { claimFilePath, spaceEvent, type CreatedFolder } from "../entry/entry.service.ts";
 import { joinPath, normalizePath } from "../entry/entry-path.ts";
 import { resolveChain } from "../entry/entry-tree.sql.ts";
+import { validateMeta } from "./asset-meta.ts";
 
 export type AssetService = ReturnType<typeof createAssetService>;
 
@@ -154,5 +155,29 @@ export function createAssetService(deps: {
     }
   }
 
-  return { uploadAsset, importAssetFromUrl, downloadUrl };
+  /**
+   * Replaces a file's `meta` (assets:update), with the same size cap as at
+   * upload, where the upload put it: the current blob's metadata.meta. The
+   * rest of the metadata (processing results) stays. A replacement still in
+   * flight brings its own meta when it completes.
+   */
+  async function updateAssetMetadata(viewer: Viewer, input: { id: string; meta?: unknown }) {
+    const entry = await requireEntry(prisma, viewer, input.id, "assets:update");
+    if (entry.kind !== "FILE") throw errors.pathIsDirectory(entry.name);
+    validateMeta(input.meta);
+    const updated = await prisma.$transaction(async (tx) => {
+      // The entry's row lock: an overwrite cannot swap the blob between reading and writing it.
+      const [row] = await tx.$queryRaw<{ blob_id: string | null }[]>`SELECT blob_id FROM entries WHERE id = ${entry.id} FOR UPDATE`;
+      if (!row) throw errors.notFound("Entry");
+      if (!row.blob_id) throw errors.uploadIncomplete("The file has no content yet");
+      await tx.$executeRaw`
+        UPDATE blobs SET metadata = metadata || jsonb_build_object('meta', ${JSON.stringify(input.meta ?? null)}::jsonb)
+         WHERE id = ${row.blob_id}`;
+      return tx.entry.update({ where: { id: entry.id }, data: { updatedAt: new Date() } });
+    });
+    pubsub.publish("space.events", updated.spaceId, spaceEvent("UPDATED", updated.spaceId, updated));
+    return updated;
+  }
+
+  return { uploadAsset, importAssetFromUrl, downloadUrl, updateAssetMetadata };
 }

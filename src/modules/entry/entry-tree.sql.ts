@@ -82,3 +82,18 @@ export async function deleteSubtree(tx: Tx, entryId: string): Promise<DeletedBlo
   if (blobs.length) await tx.$executeRaw`DELETE FROM blobs WHERE id = ANY(${blobs.map((b) => b.id)}::text[])`;
   return blobs;
 }
+
+/**
+ * Deletes every entry of a space and every blob billed to it (files' bytes,
+ * uploads in flight); returns those blobs for the lifecycle to give back and
+ * purge. The caller holds the space's tree lock (exclusive) and then deletes
+ * the space row itself.
+ */
+export async function deleteSpaceContents(tx: Tx, spaceId: string): Promise<DeletedBlob[]> {
+  const blobs = await tx.$queryRaw<DeletedBlob[]>`
+    SELECT id, key, size, status::text AS status FROM blobs WHERE space_id = ${spaceId}`;
+  // Entries first: they point at blobs with ON DELETE RESTRICT.
+  await tx.$executeRaw`DELETE FROM entries WHERE space_id = ${spaceId}`;
+  await tx.$executeRaw`DELETE FROM blobs WHERE space_id = ${spaceId}`;
+  return blobs;
+}

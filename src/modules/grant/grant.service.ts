@@ -44,7 +44,7 @@ export function createGrantService(deps: { prisma: PrismaClient; pubsub: Pick<Ca
       const removed = (previous?.permissions ?? []).filter((p) => !(permissions as string[]).includes(p));
       return { grant, removed };
     });
-    if (removed.length) pubsub.publish("grant.revoked", { accountId, spaceId });
+    if (removed.length) accessRevoked(spaceId, [accountId]);
     return grant;
   }
 
@@ -52,9 +52,18 @@ export function createGrantService(deps: { prisma: PrismaClient; pubsub: Pick<Ca
   async function revokeSpaceAccess(viewer: Viewer, input: GrantTarget): Promise<boolean> {
     const { spaceId, accountId } = await target(viewer, input);
     const { count } = await prisma.spaceGrant.deleteMany({ where: { spaceId, accountId } });
-    if (count) pubsub.publish("grant.revoked", { accountId, spaceId });
+    if (count) accessRevoked(spaceId, [accountId]);
     return count > 0;
   }
 
-  return { grantSpaceAccess, revokeSpaceAccess };
+  /**
+   * The revocation announcement: these accounts lost (some of) their access to
+   * the space, so every process ends their open subscriptions and they
+   * re-authorize. Also called when the space itself is deleted.
+   */
+  function accessRevoked(spaceId: string, accountIds: readonly string[]) {
+    for (const accountId of accountIds) pubsub.publish("grant.revoked", { accountId, spaceId });
+  }
+
+  return { grantSpaceAccess, revokeSpaceAccess, accessRevoked };
 }

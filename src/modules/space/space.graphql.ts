@@ -1,9 +1,26 @@
-// Space type, its queries, createSpace and the spaceEvents subscription.
+// Space type, its queries, createSpace, renameSpace, deleteSpace and the spaceEvents subscription.
+import DataLoader from "dataloader";
 import { assertPermission, canSeeSpace, requireSpacePermission, visibleSpacesWhere } from "../../access/space-access.ts";
 import { builder } from "../../graphql/builder.ts";
+import type { Context } from "../../graphql/context.ts";
 import type { SpaceEvent } from "../../pubsub.ts";
 import { EntryKindEnum, FolderRef } from "../entry/entry.graphql.ts";
 import { registerNodeLoader } from "../node/node-registry.ts";
+
+// Per request: one query sums the pending uploads of every space a response lists.
+const reservedLoaders = new WeakMap<Context, DataLoader<string, bigint>>();
+function reservedBytesOf(ctx: Context, spaceId: string): Promise<bigint> {
+  let loader = reservedLoaders.get(ctx);
+  if (!loader) {
+    loader = new DataLoader(async (ids) => {
+      const rows = await ctx.prisma.blob.groupBy({ by: ["spaceId"], where: { spaceId: { in: [...ids] }, status: "PENDING" }, _sum: { size: true } });
+      const bySpace = new Map(rows.map((r) => [r.spaceId, r._sum.size ?? 0n]));
+      return ids.map((id) => bySpace.get(id) ?? 0n);
+    });
+    reservedLoaders.set(ctx, loader);
+  }
+  return loader.load(spaceId);
+}
 
 export const SpaceRef = builder.prismaNode("Space", {
   id: { field: "id" },
@@ -11,6 +28,20 @@ export const SpaceRef = builder.prismaNode("Space", {
     name: t.exposeString("name"),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     usedBytes: t.expose("usedBytes", { type: "SafeInt", description: "Bytes stored in this space." }),
+    reservedBytes: t.field({
+      type: "SafeInt",
+      description: "Bytes held for two-stage uploads in flight into this space (counted against the organization's quota).",
+      resolve: (space, _args, ctx) => reservedBytesOf(ctx, space.id),
+    }),
+    grants: t.prismaConnection({
+      type: "SpaceGrant",
+      cursor: "id",
+      description: "Who holds which permissions here, oldest grant first (organization admins and space:admin holders).",
+      resolve: async (query, space, _args, ctx) => {
+        assertPermission(await ctx.viewer(), space, "space:admin");
+        return ctx.prisma.spaceGrant.findMany({ ...query, where: { spaceId: space.id }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
+      },
+    }),
     root: t.prismaField({
       type: FolderRef,
       description: "The space's root folder (requires assets:read).",
@@ -46,6 +77,17 @@ const CreateSpaceInput = builder.inputType("CreateSpaceInput", {
   fields: (t) => ({ name: t.string() }),
 });
 
+const RenameSpaceInput = builder.inputType("RenameSpaceInput", {
+  fields: (t) => ({ id: t.id(), name: t.string() }),
+});
+
+const DeleteSpacePayload = builder.objectRef<{ id: string; deletedFiles: number }>("DeleteSpacePayload").implement({
+  fields: (t) => ({
+    id: t.exposeID("id", { description: "The deleted space." }),
+    deletedFiles: t.exposeInt("deletedFiles", { description: "Files removed with it." }),
+  }),
+});
+
 builder.queryFields((t) => ({
   space: t.prismaField({
     type: SpaceRef,
@@ -75,6 +117,22 @@ builder.mutationFields((t) => ({
       const space = await ctx.deps.services.spaces.createSpace(await ctx.viewer(), input);
       return ctx.prisma.space.findUniqueOrThrow({ ...query, where: { id: space.id } });
     },
+  }),
+  renameSpace: t.prismaField({
+    type: SpaceRef,
+    description: "Organization admins and space:admin holders.",
+    args: { input: t.arg({ type: RenameSpaceInput }) },
+    resolve: async (query, _root, { input }, ctx) => {
+      const space = await ctx.deps.services.spaces.renameSpace(await ctx.viewer(), input);
+      return ctx.prisma.space.findUniqueOrThrow({ ...query, where: { id: space.id } });
+    },
+  }),
+  deleteSpace: t.field({
+    type: DeleteSpacePayload,
+    description:
+      "Deletes the space and everything in it: entries, files (their bytes leave the quota at once and are purged in the background), uploads in flight and grants. Open subscriptions of everyone who had access end. Organization admins only.",
+    args: { id: t.arg.id() },
+    resolve: async (_root, args, ctx) => ctx.deps.services.spaces.deleteSpace(await ctx.viewer(), args.id),
   }),
 }));
 

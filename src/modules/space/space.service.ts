@@ -1,18 +1,28 @@
-// Spaces are the unit of isolation. Each is born with its root folder.
+// Spaces are the unit of isolation. Each is born with its root folder; when one
+// is deleted, everything in it goes with it.
 import type { PrismaClient } from "../../db/prisma.ts";
-import { requireOrgAdmin } from "../../access/space-access.ts";
+import { requireOrgAdmin, requireSpaceAdmin } from "../../access/space-access.ts";
 import type { Viewer } from "../../access/viewer.ts";
 import { errors } from "../../errors.ts";
 import { newId } from "../../ids.ts";
+import type { BlobService } from "../blob/blob.service.ts";
+import { deleteSpaceContents, lockSpaceTree } from "../entry/entry-tree.sql.ts";
+import type { GrantService } from "../grant/grant.service.ts";
 
 export type SpaceService = ReturnType<typeof createSpaceService>;
 
-export function createSpaceService(deps: { prisma: PrismaClient }) {
-  const { prisma } = deps;
+/** The one rule for space names, at creation and rename. */
+function spaceName(name: string): string {
+  const trimmed = name.trim();
+  if (!trimmed) throw errors.badInput("A space needs a name");
+  return trimmed;
+}
+
+export function createSpaceService(deps: { prisma: PrismaClient; blobs: Pick<BlobService, "purgeDeleted">; grants: Pick<GrantService, "accessRevoked"> }) {
+  const { prisma, blobs, grants } = deps;
 
   async function createSpaceUnchecked(input: { organizationId: string; name: string; createdById?: string }) {
-    const name = input.name.trim();
-    if (!name) throw errors.badInput("A space needs a name");
+    const name = spaceName(input.name);
     const spaceId = newId("Space");
     const [space] = await prisma.$transaction([
       prisma.space.create({ data: { id: spaceId, organizationId: input.organizationId, name } }),
@@ -28,5 +38,43 @@ export function createSpaceService(deps: { prisma: PrismaClient }) {
     return createSpaceUnchecked({ organizationId: viewer.organizationId, name: input.name, createdById: viewer.accountId });
   }
 
-  return { createSpace, createSpaceUnchecked };
+  /** Organization admins and holders of space:admin on it. */
+  async function renameSpace(viewer: Viewer, input: { id: string; name: string }) {
+    const space = await requireSpaceAdmin(prisma, viewer, input.id);
+    return prisma.space.update({ where: { id: space.id }, data: { name: spaceName(input.name) } });
+  }
+
+  /**
+   * Organization admins only (NOT_FOUND for a space the caller cannot see,
+   * FORBIDDEN for space admins). One transaction removes the entries, the
+   * blobs (their bytes leave the organization's usage, reservations of
+   * uploads in flight are released, the objects are purged after commit),
+   * the grants and the space. Then every account that had access to it, by a
+   * grant or as an organization admin, is announced as having lost that
+   * access, so its open subscriptions end and re-authorize.
+   */
+  async function deleteSpace(viewer: Viewer, spaceId: string): Promise<{ id: string; deletedFiles: number }> {
+    const space = await requireSpaceAdmin(prisma, viewer, spaceId);
+    requireOrgAdmin(viewer);
+    const { accountIds, deletedFiles } = await prisma.$transaction(async (tx) => {
+      // Uploads and folder creation take this lock shared: none is half-way while the tree goes.
+      await lockSpaceTree(tx, space.id, "exclusive");
+      const [still] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM spaces WHERE id = ${space.id} FOR UPDATE`;
+      if (!still) throw errors.notFound("Space");
+      const holders = await tx.spaceGrant.findMany({ where: { spaceId: space.id }, select: { accountId: true } });
+      const admins = await tx.account.findMany({ where: { organizationId: space.organizationId, isOrgAdmin: true }, select: { id: true } });
+      const deleted = await deleteSpaceContents(tx, space.id);
+      await blobs.purgeDeleted(tx, { organizationId: space.organizationId, spaceId: space.id }, deleted);
+      // Grants go by ON DELETE CASCADE.
+      await tx.space.delete({ where: { id: space.id } });
+      return {
+        accountIds: [...new Set([...holders.map((g) => g.accountId), ...admins.map((a) => a.id)])],
+        deletedFiles: deleted.filter((b) => b.status === "READY").length,
+      };
+    });
+    grants.accessRevoked(space.id, accountIds);
+    return { id: space.id, deletedFiles };
+  }
+
+  return { createSpace, createSpaceUnchecked, renameSpace, deleteSpace };
 }
