@@ -16,7 +16,8 @@ import { createEntryService } from "./modules/entry/entry.service.ts";
 import { createGrantService } from "./modules/grant/grant.service.ts";
 import { createOrganizationService } from "./modules/organization/organization.service.ts";
 import { createSpaceService } from "./modules/space/space.service.ts";
-import { createPostgresPubSub, type CabinetPubSub } from "./pubsub.ts";
+import { eventJobHandlers } from "./events/events.jobs.ts";
+import { createEventTail, type EventTail } from "./events/event-tail.ts";
 import type { BlobStore } from "./storage/blob-store.ts";
 import { DiskBlobStore } from "./storage/disk/disk-blob-store.ts";
 import { S3BlobStore } from "./storage/s3/s3-blob-store.ts";
@@ -54,14 +55,20 @@ export async function createDeps(
   });
   const blobStore = options.blobStore ?? createBlobStore(config, runtime);
   const queue: JobQueue = createJobQueue({ databaseUrl: runtime.databaseUrl, log: (msg, err) => logger.error({ err }, msg) });
-  const pubsub: CabinetPubSub = await createPostgresPubSub(runtime.databaseUrl, (msg, err) => logger.error({ err }, msg));
+  // This process's follower of the event log (events/): subscriptions and live access read from it.
+  const events: EventTail = createEventTail({
+    databaseUrl: runtime.databaseUrl,
+    pollIntervalMs: config.events.pollIntervalMs,
+    log: logger,
+  });
+  await events.start();
   await queue.start();
 
-  const accounts = createAccountService({ prisma, pubsub });
+  const accounts = createAccountService({ prisma });
   // The blob lifecycle, with the owner kinds it hands completed uploads to.
   const blobs = createBlobService({
     prisma, blobStore, queue,
-    owners: { ENTRY: createAssetBlobOwner({ pubsub }) },
+    owners: { ENTRY: createAssetBlobOwner() },
     abandonAfterSeconds: config.uploads.abandonAfterSeconds,
   });
   const services = {
@@ -73,10 +80,10 @@ export async function createDeps(
       defaults: { quotaBytes: config.limits.defaultQuotaBytes, maxFileSizeBytes: config.limits.defaultMaxFileSizeBytes },
     }),
     spaces: createSpaceService({ prisma }),
-    grants: createGrantService({ prisma, pubsub }),
-    entries: createEntryService({ prisma, pubsub, blobs }),
+    grants: createGrantService({ prisma }),
+    entries: createEntryService({ prisma, blobs }),
     assets: createAssetService({
-      prisma, blobStore, blobs, pubsub,
+      prisma, blobStore, blobs,
       presign: config.presign,
       importOptions: {
         allowHosts: config.import.allowHosts,
@@ -85,12 +92,13 @@ export async function createDeps(
         readTimeoutMs: config.import.readTimeoutMs,
       },
     }),
-    uploads: createAssetUploadService({ prisma, blobs, pubsub, presign: config.presign }),
+    uploads: createAssetUploadService({ prisma, blobs, presign: config.presign }),
   };
 
   const jobHandlers: JobHandlers = {
     ...blobJobHandlers({ prisma, blobStore, log: (msg, fields) => logger.info(fields, msg) }),
     ...assetJobHandlers({ blobs, log: (msg, fields) => logger.info(fields, msg) }),
+    ...eventJobHandlers({ prisma, retentionDays: config.events.retentionDays, log: (msg, fields) => logger.info(fields, msg) }),
   };
 
   return {
@@ -100,13 +108,13 @@ export async function createDeps(
     prisma,
     blobStore,
     queue,
-    pubsub,
+    events,
     services,
     /** Starts this process's workers for every job in the catalogue. */
     startWorkers: (pollingIntervalSeconds?: number) => queue.work(jobHandlers, { pollingIntervalSeconds }),
     async close() {
       await queue.stop();
-      await pubsub.close();
+      await events.close();
       await prisma.$disconnect();
     },
   };

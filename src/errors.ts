@@ -14,6 +14,8 @@ export const ERROR_STATUS = {
   PATH_IS_DIRECTORY: 409,
   PATH_IS_FILE: 409,
   UPLOAD_INCOMPLETE: 409,
+  // A subscription cursor older than the retained event log: resuming would skip events.
+  CURSOR_EXPIRED: 410,
   LIMITS_REACHED: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   URL_FETCH_FAILED: 502,

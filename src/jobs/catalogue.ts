@@ -10,6 +10,8 @@ export type JobMap = {
   "upload.sweep": Record<string, never>;
   /** Delete objects nobody owns; mark rows whose object vanished FAILED. */
   "blob.orphans": { dryRun?: boolean };
+  /** Delete events older than the retention period (src/events/events.jobs.ts). */
+  "event.prune": Record<string, never>;
 };
 
 export type JobName = keyof JobMap;
@@ -19,12 +21,14 @@ export const QUEUE_OPTIONS: { [K in JobName]: Omit<PgBoss.Queue, "name"> } = {
   // Periodic and self-healing: a failed run is simply the next run's work.
   "upload.sweep": { retryLimit: 0, expireInSeconds: 300, policy: "singleton" },
   "blob.orphans": { retryLimit: 0, expireInSeconds: 3600, policy: "singleton" },
+  "event.prune": { retryLimit: 0, expireInSeconds: 600, policy: "singleton" },
 };
 
 /** Jobs run on a clock (cron, UTC). */
 export const SCHEDULES: Partial<Record<JobName, string>> = {
   "upload.sweep": "* * * * *",
   "blob.orphans": "17 3 * * *",
+  "event.prune": "41 * * * *",
 };
 
 export type JobHandlers = { [K in JobName]: (data: JobMap[K]) => Promise<void> };

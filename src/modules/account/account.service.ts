@@ -7,7 +7,7 @@ import { requireOrgAdmin } from "../../access/space-access.ts";
 import { hashToken, newTokenSecret, type Viewer } from "../../access/viewer.ts";
 import { errors } from "../../errors.ts";
 import { newId } from "../../ids.ts";
-import type { CabinetPubSub } from "../../pubsub.ts";
+import { recordEvent, transactionWithEvents } from "../../events/event-log.ts";
 
 export type AccountService = ReturnType<typeof createAccountService>;
 
@@ -23,8 +23,8 @@ function cleanName(name: string, what: string): string {
   return trimmed;
 }
 
-export function createAccountService(deps: { prisma: PrismaClient; pubsub: Pick<CabinetPubSub, "publish"> }) {
-  const { prisma, pubsub } = deps;
+export function createAccountService(deps: { prisma: PrismaClient }) {
+  const { prisma } = deps;
 
   function createAccountUnchecked(db: PrismaClient | Tx, input: AccountInput) {
     return db.account.create({
@@ -70,15 +70,17 @@ export function createAccountService(deps: { prisma: PrismaClient; pubsub: Pick<
 
   /**
    * Idempotent: a second call keeps the first revokedAt. HTTP requests refuse the
-   * token at once (viewer.ts reads it per request); the event makes every
-   * process close the WebSocket connections and SSE streams opened with it.
+   * token at once (viewer.ts reads it per request); the `token.revoked` event,
+   * committed with the revocation, makes every process close the WebSocket
+   * connections and SSE streams opened with it.
    */
   async function revokeApiToken(viewer: Viewer, tokenId: string) {
     const token = await requireManageableToken(prisma, viewer, tokenId);
-    // Conditional, so concurrent revocations agree on one revokedAt.
-    await prisma.apiToken.updateMany({ where: { id: token.id, revokedAt: null }, data: { revokedAt: new Date() } });
-    // Published on every call, not only the first: repeating a revocation also retries a lost notification.
-    pubsub.publish("token.revoked", { tokenId: token.id, accountId: token.accountId });
+    await transactionWithEvents(prisma, async (tx) => {
+      // Conditional, so concurrent revocations agree on one revokedAt (and record one event).
+      const { count } = await tx.apiToken.updateMany({ where: { id: token.id, revokedAt: null }, data: { revokedAt: new Date() } });
+      if (count) recordEvent(tx, { type: "token.revoked", spaceId: null, subjectId: token.id, payload: { accountId: token.accountId } });
+    });
     return prisma.apiToken.findUniqueOrThrow({ where: { id: token.id } });
   }
 

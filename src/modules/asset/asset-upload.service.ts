@@ -12,10 +12,11 @@ import type { PrismaClient } from "../../db/prisma.ts";
 import { errors } from "../../errors.ts";
 import { newId } from "../../ids.ts";
 import { decideContentType } from "../../ingest/content-type.ts";
-import type { CabinetPubSub } from "../../pubsub.ts";
+import { transactionWithEvents } from "../../events/event-log.ts";
 import { presignLifetime, type PresignLimits } from "../../storage/blob-store.ts";
 import type { BlobService } from "../blob/blob.service.ts";
-import { claimFilePath, spaceEvent, type CreatedFolder } from "../entry/entry.service.ts";
+import { recordEntryCreated } from "../entry/entry.events.ts";
+import { claimFilePath, recordFoldersCreated, type CreatedFolder } from "../entry/entry.service.ts";
 import { normalizePath } from "../entry/entry-path.ts";
 
 export type AssetUploadService = ReturnType<typeof createAssetUploadService>;
@@ -36,10 +37,9 @@ const MAX_META_BYTES = 16 * 1024;
 export function createAssetUploadService(deps: {
   prisma: PrismaClient;
   blobs: BlobService;
-  pubsub: CabinetPubSub;
   presign: PresignLimits;
 }) {
-  const { prisma, blobs, pubsub, presign } = deps;
+  const { prisma, blobs, presign } = deps;
 
   function validate(input: CreateAssetUploadInput, maxFileSize: bigint) {
     const segments = normalizePath(input.path);
@@ -64,7 +64,7 @@ export function createAssetUploadService(deps: {
     const size = BigInt(input.size);
     const created: CreatedFolder[] = [];
 
-    const { entry, blob, isNew } = await prisma.$transaction(async (tx) => {
+    const { entry, blob } = await transactionWithEvents(prisma, async (tx) => {
       const { parentId, name, existing } = await claimFilePath(tx, viewer, space, segments, { createParents: !!input.createParents, created });
       const blob = await blobs.reserve(tx, { organizationId: space.organizationId, spaceId: space.id, ownerKind: "ENTRY" }, {
         size, contentType, sha256, metadata: { meta: input.meta ?? null }, expiresInSeconds,
@@ -85,11 +85,12 @@ export function createAssetUploadService(deps: {
         });
       }
       await tx.blob.update({ where: { id: blob.id }, data: { uploadEntryId: entryId } });
-      return { entry: await tx.entry.findUniqueOrThrow({ where: { id: entryId } }), blob, isNew: !existing };
+      const entry = await tx.entry.findUniqueOrThrow({ where: { id: entryId } });
+      recordFoldersCreated(tx, space.id, created);
+      // A new file is listed (PENDING) from now on; its content arriving is an UPDATED (CONTENT) later.
+      if (!existing) recordEntryCreated(tx, entry);
+      return { entry, blob };
     });
-
-    for (const f of created) pubsub.publish("space.events", space.id, spaceEvent("CREATED", space.id, { ...f, kind: "FOLDER" }));
-    if (isNew) pubsub.publish("space.events", space.id, spaceEvent("CREATED", space.id, entry));
     return { entry, uploadRequest: await blobs.presignUpload(blob, expiresInSeconds) };
   }
 

@@ -12,10 +12,11 @@ import { errors } from "../../errors.ts";
 import { newId } from "../../ids.ts";
 import { downloadDisposition } from "../../ingest/content-type.ts";
 import { openImportUrl, type ImportOptions } from "../../ingest/url-import.ts";
-import type { CabinetPubSub } from "../../pubsub.ts";
+import { transactionWithEvents } from "../../events/event-log.ts";
 import { presignLifetime, type BlobStore, type PresignLimits } from "../../storage/blob-store.ts";
 import type { BlobService, StoredObject } from "../blob/blob.service.ts";
-import { claimFilePath, spaceEvent, type CreatedFolder } from "../entry/entry.service.ts";
+import { recordEntryCreated, recordEntryUpdated } from "../entry/entry.events.ts";
+import { claimFilePath, recordFoldersCreated, type CreatedFolder } from "../entry/entry.service.ts";
 import { joinPath, normalizePath } from "../entry/entry-path.ts";
 import { resolveChain } from "../entry/entry-tree.sql.ts";
 
@@ -34,12 +35,11 @@ export function createAssetService(deps: {
   prisma: PrismaClient;
   blobStore: BlobStore;
   blobs: BlobService;
-  pubsub: CabinetPubSub;
   presign: PresignLimits;
   /** Allow-list, redirect limit and timeouts for URL imports (everything but the size cap). */
   importOptions: Omit<ImportOptions, "maxBytes">;
 }) {
-  const { prisma, blobStore, blobs, pubsub } = deps;
+  const { prisma, blobStore, blobs } = deps;
 
   async function uploadAsset(viewer: Viewer, input: UploadInput) {
     const space = await requireSpacePermission(prisma, viewer, input.spaceId, "assets:create");
@@ -64,9 +64,7 @@ export function createAssetService(deps: {
     const object = await blobs.store(space.organizationId, input.body, { declaredType: input.declaredType, replacedSize });
 
     try {
-      const result = await prisma.$transaction((tx) => commitUpload(tx, viewer, { space, segments, object, createParents: !!input.createParents }));
-      for (const f of result.createdFolders) pubsub.publish("space.events", space.id, spaceEvent("CREATED", space.id, { ...f, kind: "FOLDER" }));
-      pubsub.publish("space.events", space.id, spaceEvent(result.replaced ? "UPDATED" : "CREATED", space.id, result.entry));
+      const result = await transactionWithEvents(prisma, (tx) => commitUpload(tx, viewer, { space, segments, object, createParents: !!input.createParents }));
       return result.entry;
     } catch (e) {
       await blobs.discard(object);
@@ -96,7 +94,11 @@ export function createAssetService(deps: {
       });
       return null;
     });
-    return { entry: await tx.entry.findUniqueOrThrow({ where: { id: entryId! } }), replaced: !!existing, createdFolders };
+    const entry = await tx.entry.findUniqueOrThrow({ where: { id: entryId! } });
+    recordFoldersCreated(tx, u.space.id, createdFolders);
+    if (existing) recordEntryUpdated(tx, entry, "CONTENT");
+    else recordEntryCreated(tx, entry);
+    return { entry, replaced: !!existing, createdFolders };
   }
 
   /**
