@@ -29,7 +29,7 @@ export type App = {
 const SHUTDOWN_GRACE_MS = 10_000;
 
 export async function buildApp(deps: Deps): Promise<App> {
-  const { config, logger, prisma, blobStore, services } = deps;
+  const { config, prisma, blobStore, services } = deps;
   const fastify = Fastify({
     logger: config.log.level === "silent" ? false : { level: config.log.level },
     genReqId: () => `req_${randomUUID()}`,
@@ -40,14 +40,14 @@ export async function buildApp(deps: Deps): Promise<App> {
   });
 
   // Open WebSocket connections and SSE streams end when their token is revoked
-  // or expires, or their grants shrink, whichever process made the change.
+  // or expires, whichever process made the change.
   const liveAccess = createLiveAccess();
-  const revocations = watchRevocations(deps.pubsub, liveAccess, (msg, err) => logger.error({ err }, msg));
+  const revocations = watchRevocations(deps.events, liveAccess, { prisma });
 
   renderErrors(fastify);
   // Before any route: the OpenAPI document is collected from the routes as they are added.
   await registerOpenApi(fastify, { publicUrl: config.http.publicUrl });
-  registerHealthRoutes(fastify, { prisma, blobStore, logger });
+  registerHealthRoutes(fastify, { prisma, blobStore, logger: deps.logger, events: deps.events });
   if (blobStore instanceof DiskBlobStore) {
     await registerDiskBlobRoutes(
       fastify,

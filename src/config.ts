@@ -214,6 +214,18 @@ const sections = {
     }),
   ),
 
+  events: section({
+    retentionDays: setting("EVENTS_RETENTION_DAYS", z.coerce.number().int().positive(), {
+      default: 7,
+      description: "Days the event log keeps events. A subscription resuming (`after`) from an older cursor gets `CURSOR_EXPIRED`; pruned hourly",
+    }),
+    pollIntervalMs: setting("EVENTS_POLL_INTERVAL_MS", millis, {
+      default: 5_000,
+      description:
+        "How often each process reads the event log without a notification, and checks its LISTEN connection (a safety net; events normally arrive at once)",
+    }),
+  }),
+
   workers: section({
     run: setting("RUN_WORKERS", bool, {
       default: true,

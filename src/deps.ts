@@ -14,7 +14,7 @@ import { createEntryService } from "./modules/entry/entry.service.ts";
 import { createGrantService } from "./modules/grant/grant.service.ts";
 import { createOrganizationService } from "./modules/organization/organization.service.ts";
 import { createSpaceService } from "./modules/space/space.service.ts";
-import { createPostgresPubSub, type CabinetPubSub } from "./pubsub.ts";
+import { createEventTail, type EventTail } from "./events/event-tail.ts";
 import type { BlobStore } from "./storage/blob-store.ts";
 import { DiskBlobStore } from "./storage/disk/disk-blob-store.ts";
 import { S3BlobStore } from "./storage/s3/s3-blob-store.ts";
@@ -48,19 +48,25 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
   });
   const blobStore = options.blobStore ?? createBlobStore(config, runtime);
   const queue: JobQueue = createJobQueue({ databaseUrl: runtime.databaseUrl, logger });
-  const pubsub: CabinetPubSub = await createPostgresPubSub(runtime.databaseUrl, (msg, err) => logger.error({ err }, msg));
+  // This process's follower of the event log (events/): subscriptions and live access read from it.
+  const events: EventTail = createEventTail({
+    databaseUrl: runtime.databaseUrl,
+    pollIntervalMs: config.events.pollIntervalMs,
+    log: logger,
+  });
+  await events.start();
   await queue.start();
 
-  const accounts = createAccountService({ prisma, pubsub });
+  const accounts = createAccountService({ prisma });
   // The blob lifecycle, with the owner kinds it hands completed uploads to.
   const blobs = createBlobService({
     prisma,
     blobStore,
     queue,
-    owners: { ENTRY: createAssetBlobOwner({ pubsub }) },
+    owners: { ENTRY: createAssetBlobOwner() },
     abandonAfterSeconds: config.uploads.abandonAfterSeconds,
   });
-  const grants = createGrantService({ prisma, pubsub });
+  const grants = createGrantService({ prisma });
   const services = {
     blobs,
     accounts,
@@ -69,14 +75,13 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
       accounts,
       defaults: { quotaBytes: config.limits.defaultQuotaBytes, maxFileSizeBytes: config.limits.defaultMaxFileSizeBytes },
     }),
-    spaces: createSpaceService({ prisma, blobs, grants }),
+    spaces: createSpaceService({ prisma, blobs }),
     grants,
-    entries: createEntryService({ prisma, pubsub, blobs }),
+    entries: createEntryService({ prisma, blobs }),
     assets: createAssetService({
       prisma,
       blobStore,
       blobs,
-      pubsub,
       presign: config.presign,
       importOptions: {
         allowHosts: config.import.allowHosts,
@@ -85,11 +90,11 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
         readTimeoutMs: config.import.readTimeoutMs,
       },
     }),
-    uploads: createAssetUploadService({ prisma, blobs, pubsub, presign: config.presign }),
+    uploads: createAssetUploadService({ prisma, blobs, presign: config.presign }),
   };
 
   // What the job handlers need (each takes its own part); the compiler checks it is all here.
-  const jobDeps: JobDeps = { prisma, blobStore, blobs };
+  const jobDeps: JobDeps = { prisma, blobStore, blobs, eventRetentionDays: config.events.retentionDays };
 
   return {
     config,
@@ -98,13 +103,13 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     prisma,
     blobStore,
     queue,
-    pubsub,
+    events,
     services,
     /** Starts this process's workers for every job in the registry, and the schedules. */
     startWorkers: (pollingIntervalSeconds?: number) => queue.work(jobDeps, { pollingIntervalSeconds }),
     async close() {
       await queue.stop();
-      await pubsub.close();
+      await events.close();
       await prisma.$disconnect();
     },
   };

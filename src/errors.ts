@@ -16,6 +16,8 @@ export const ERROR_STATUS = {
   UPLOAD_INCOMPLETE: 409,
   QUOTA_BELOW_USAGE: 409,
   LAST_ADMIN: 409,
+  // A subscription cursor older than the retained event log: resuming would skip events.
+  CURSOR_EXPIRED: 410,
   LIMITS_REACHED: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   URL_FETCH_FAILED: 502,

@@ -90,6 +90,7 @@ describe("loadConfig", () => {
       presign: { defaultExpiresSeconds: 900, maxExpiresSeconds: 604_800 },
       uploads: { abandonAfterSeconds: 900 },
       import: { allowHosts: [], maxRedirects: 5, connectTimeoutMs: 5_000, readTimeoutMs: 15_000 },
+      events: { retentionDays: 7, pollIntervalMs: 5_000 },
       workers: { run: true },
       log: { level: "info" },
     });

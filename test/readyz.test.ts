@@ -31,7 +31,12 @@ describe("/readyz with the database and the blob store down", () => {
     });
     const logger = pino({ level: "info" }, { write: (line: string) => void logLines.push(line) });
     app = Fastify();
-    registerHealthRoutes(app, { prisma, blobStore: store, logger });
+    registerHealthRoutes(app, {
+      prisma,
+      blobStore: store,
+      logger, // The event tail is not under test here (test/events-restart.test.ts covers it): a connected one.
+      events: { health: () => ({ ok: true }) },
+    });
     await app.ready();
   });
   afterAll(async () => {
@@ -48,6 +53,7 @@ describe("/readyz with the database and the blob store down", () => {
       checks: {
         database: { ok: false, code: "DATABASE_UNAVAILABLE", message: "The database is not reachable right now; try again later" },
         storage: { ok: false, code: "STORAGE_UNAVAILABLE", message: "File storage is not reachable right now; try again later" },
+        events: { ok: true },
       },
     });
     expect(res.body).not.toMatch(new RegExp(`127\\.0\\.0\\.1|${dbPort}|${s3Port}|ECONNREFUSED|cabinet:`));

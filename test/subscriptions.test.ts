@@ -1,10 +1,14 @@
 // spaceEvents over graphql-ws (bearer token in connectionParams) and over SSE,
-// and the LISTEN/NOTIFY transport shared by separate processes.
+// and the event log's tail (LISTEN/NOTIFY + the table) shared by separate processes.
 import { createClient, type Client } from "graphql-ws";
 import { print } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { createPostgresPubSub } from "../src/pubsub.ts";
+import pino from "pino";
+import { createPrisma } from "../src/db/prisma.ts";
+import { recordEvent, transactionWithEvents } from "../src/events/event-log.ts";
+import { createEventTail } from "../src/events/event-tail.ts";
+import type { StoredEvent } from "../src/events/event-types.ts";
 import {
   CreateFolderByPathDocument,
   DeleteEntryDocument,
@@ -181,29 +185,27 @@ describe("spaceEvents over SSE", () => {
   });
 });
 
-describe("pubsub over LISTEN/NOTIFY", () => {
-  it("delivers an event published by one process's pubsub to another's subscriber", async () => {
-    const a = await createPostgresPubSub(t.deps.runtime.databaseUrl);
-    const b = await createPostgresPubSub(t.deps.runtime.databaseUrl);
+describe("the event log's tail", () => {
+  it("delivers an event recorded through one process's database client to another process's tail", async () => {
+    const url = t.deps.runtime.databaseUrl;
+    const writer = createPrisma(url);
+    const tail = createEventTail({ databaseUrl: url, pollIntervalMs: 60_000, log: pino({ level: "silent" }) });
+    await tail.start();
     try {
-      const iterator = b.subscribe("space.events", "spc_shared")[Symbol.asyncIterator]();
-      const next = iterator.next();
-      await new Promise((r) => setTimeout(r, 50));
-      a.publish("space.events", "spc_shared", {
-        type: "DELETED",
-        spaceId: "spc_shared",
-        entryId: "ent_x",
-        parentId: null,
-        name: "gone",
-        kind: "FILE",
-        at: new Date().toISOString(),
+      const received = new Promise<StoredEvent>((resolve) => tail.subscribe("space:spc_shared", resolve));
+      await transactionWithEvents(writer, async (tx) => {
+        recordEvent(tx, {
+          type: "entry.deleted",
+          spaceId: "spc_shared",
+          subjectId: "ent_x",
+          payload: { name: "gone", kind: "FILE", parentId: null, deletedCount: 1 },
+        });
       });
-      const { value } = await next;
-      expect(value).toMatchObject({ type: "DELETED", entryId: "ent_x", name: "gone" });
-      await iterator.return?.();
+      // Delivered by the NOTIFY (the safety poll is a minute away).
+      expect(await received).toMatchObject({ type: "entry.deleted", subjectId: "ent_x", payload: { name: "gone" } });
     } finally {
-      await a.close();
-      await b.close();
+      await tail.close();
+      await writer.$disconnect();
     }
   });
 });

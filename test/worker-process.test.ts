@@ -134,6 +134,7 @@ it("the API process only enqueues; the worker process purges replaced bytes and 
   // The worker declared the schedules; the API process never handled a job.
   expect((await sql.query<{ name: string }>(`SELECT name FROM pgboss.schedule ORDER BY name`)).rows.map((r) => r.name)).toEqual([
     "blob.reconcile",
+    "event.prune",
     "upload.sweep",
   ]);
   expect(jobsDone(api.stdout())).toEqual([]);

@@ -2,14 +2,19 @@
 // A WebSocket connection or an SSE stream is authenticated when it opens and
 // may then stay open for hours, so the per-request check in viewer.ts is not
 // enough on its own:
-// - a revoked token, or a shrunk space grant, arrives as a pubsub event. The
-//   pubsub is Postgres LISTEN/NOTIFY, so a revocation made through any process
-//   ends the sessions held by every process;
+// - a revoked token arrives as a `token.revoked` event from the event log's
+//   tail (events/), so a revocation made through any process ends the
+//   sessions held by every process; after the tail reconnects (a database
+//   restart), every open session's token is also checked again;
 // - an expiring token arms a local timer per session.
-// Sessions are registered by the transports (app.ts for graphql-ws, the yoga
+// A shrunk or revoked space grant does not end sessions: it ends the
+// account's subscriptions to that space only (modules/space/space-events.ts).
+// Sessions are registered by the transports (http/graphql-ws.ts, the yoga
 // plugin below for SSE) with a callback that ends them.
 import { isAsyncIterable, type Plugin } from "graphql-yoga";
-import type { CabinetPubSub } from "../pubsub.ts";
+import type { PrismaClient } from "../db/prisma.ts";
+import type { EventTail } from "../events/event-tail.ts";
+import { topics } from "../events/event-types.ts";
 import type { Viewer } from "./viewer.ts";
 
 /** Why a session ended; the code is the WebSocket close code. */
@@ -17,8 +22,6 @@ export type EndReason = { code: 4401 | 4403; reason: string };
 
 export const TOKEN_REVOKED: EndReason = { code: 4403, reason: "Token revoked" };
 export const TOKEN_EXPIRED: EndReason = { code: 4401, reason: "Token expired" };
-// 4403 makes graphql-ws clients reconnect, and a reconnection re-authorizes with current grants.
-export const ACCESS_REVOKED: EndReason = { code: 4403, reason: "Access revoked" };
 
 type SessionViewer = Pick<Viewer, "tokenId" | "accountId" | "tokenExpiresAt">;
 
@@ -36,7 +39,6 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const REMEMBER_MS = 60_000;
 
 const tokenKey = (tokenId: string) => `token:${tokenId}`;
-const accountKey = (accountId: string) => `account:${accountId}`;
 
 export type LiveAccess = ReturnType<typeof createLiveAccess>;
 
@@ -56,7 +58,6 @@ export function createLiveAccess() {
   function untrack(session: Session) {
     clearTimeout(session.timer);
     index(tokenKey(session.viewer.tokenId), session, false);
-    index(accountKey(session.viewer.accountId), session, false);
   }
 
   function endSession(session: Session, why: EndReason) {
@@ -92,19 +93,21 @@ export function createLiveAccess() {
      */
     track(viewer: SessionViewer, since: number, end: (why: EndReason) => void): () => void {
       const session: Session = { viewer, end };
-      const missed = recent.find((r) => r.seq > since && (r.key === tokenKey(viewer.tokenId) || r.key === accountKey(viewer.accountId)));
+      const missed = recent.find((r) => r.seq > since && r.key === tokenKey(viewer.tokenId));
       if (missed) {
         end(missed.why);
         return () => {};
       }
       index(tokenKey(viewer.tokenId), session, true);
-      index(accountKey(viewer.accountId), session, true);
       armExpiry(session);
       return () => untrack(session);
     },
 
     tokenRevoked: (tokenId: string) => revoke(tokenKey(tokenId), TOKEN_REVOKED),
-    accessRevoked: (accountId: string) => revoke(accountKey(accountId), ACCESS_REVOKED),
+    tokenExpired: (tokenId: string) => revoke(tokenKey(tokenId), TOKEN_EXPIRED),
+
+    /** The token ids of the sessions open now. */
+    openTokenIds: (): string[] => [...sessions.keys()].map((key) => key.slice(tokenKey("").length)),
 
     /** Stops every expiry timer (server shutdown). */
     close() {
@@ -115,50 +118,48 @@ export function createLiveAccess() {
 }
 
 /**
- * Feeds `token.revoked` and `grant.revoked` events, from whichever process
- * published them, into `live`. Returns a stopper for shutdown.
+ * Feeds `token.revoked` events, from whichever process recorded them, into
+ * `live`. After the tail reconnects it also reads the tokens of all open
+ * sessions again and ends those revoked, expired or deleted meanwhile (the
+ * log has the revocations too; this is the belt to its braces). Returns a
+ * stopper for shutdown.
  */
 export function watchRevocations(
-  pubsub: Pick<CabinetPubSub, "subscribe">,
+  events: Pick<EventTail, "subscribe" | "onReconnect">,
   live: LiveAccess,
-  log: (msg: string, err: unknown) => void,
+  deps: { prisma: PrismaClient },
 ): { stop(): Promise<void> } {
-  const watchers = [
-    consume(pubsub.subscribe("token.revoked"), (e) => live.tokenRevoked(e.tokenId), log),
-    consume(pubsub.subscribe("grant.revoked"), (e) => live.accessRevoked(e.accountId), log),
-  ];
-  return { stop: async () => void (await Promise.all(watchers.map((w) => w.stop()))) };
-}
-
-function consume<T>(source: AsyncIterable<T>, handle: (event: T) => void, log: (msg: string, err: unknown) => void) {
-  const iterator = source[Symbol.asyncIterator]();
-  // The first next() runs synchronously, so the listener is in place before this returns.
-  const loop = (async () => {
-    for (let r = await iterator.next(); !r.done; r = await iterator.next()) {
-      try {
-        handle(r.value);
-      } catch (err) {
-        log("ending revoked sessions failed", err);
-      }
+  const unsubscribe = events.subscribe(topics.tokens, (e) => {
+    if (e.type === "token.revoked") live.tokenRevoked(e.subjectId);
+  });
+  const stopRechecking = events.onReconnect(async () => {
+    const ids = live.openTokenIds();
+    if (!ids.length) return;
+    const tokens = await deps.prisma.apiToken.findMany({ where: { id: { in: ids } }, select: { id: true, revokedAt: true, expiresAt: true } });
+    const byId = new Map(tokens.map((t) => [t.id, t]));
+    for (const id of ids) {
+      const token = byId.get(id);
+      if (!token || token.revokedAt) live.tokenRevoked(id);
+      else if (token.expiresAt && token.expiresAt.getTime() <= Date.now()) live.tokenExpired(id);
     }
-  })();
+  });
   return {
     async stop() {
-      await iterator.return?.();
-      await loop;
+      unsubscribe();
+      stopRechecking();
     },
   };
 }
 
-/** Set on graphql-ws operation contexts: there the whole socket is closed instead (app.ts). */
+/** Set on graphql-ws operation contexts: there the whole socket is closed instead (http/graphql-ws.ts). */
 export const SOCKET_MANAGED = Symbol("cabinet.socketManaged");
 
 type SubscriptionContext = { viewer?: () => Promise<Viewer>; [SOCKET_MANAGED]?: boolean };
 
 /**
  * Yoga plugin for subscriptions served over plain HTTP (SSE): finishes the
- * event stream when its token is revoked or expires, or its grants shrink;
- * yoga then completes and closes the response.
+ * event stream when its token is revoked or expires; yoga then completes and
+ * closes the response.
  */
 export function useEndStreamsOnRevocation(live: LiveAccess): Plugin {
   return {

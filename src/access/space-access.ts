@@ -5,7 +5,7 @@
 import type { Prisma } from "../generated/prisma/client.ts";
 import type { PrismaClient } from "../db/prisma.ts";
 import { errors } from "../errors.ts";
-import type { Permission } from "./permissions.ts";
+import { isPermission, type Permission } from "./permissions.ts";
 import type { Viewer } from "./viewer.ts";
 
 type SpaceRef = { id: string; organizationId: string };
@@ -36,6 +36,21 @@ export async function requireSpacePermission(
   const space = await prisma.space.findUnique({ where: { id: spaceId }, select: { id: true, organizationId: true, name: true } });
   assertPermission(viewer, space, permission);
   return space as SpaceRef & { name: string };
+}
+
+/**
+ * requireSpacePermission with the account's current standing (admin flag and
+ * grant read now), not the viewer's snapshot from when it authenticated. For
+ * long-lived subscriptions re-checking after a `grant.revoked` event.
+ */
+export async function requireSpacePermissionNow(prisma: PrismaClient, viewer: Viewer, spaceId: string, permission: Permission): Promise<void> {
+  const [space, account] = await Promise.all([
+    prisma.space.findUnique({ where: { id: spaceId }, select: { id: true, organizationId: true } }),
+    prisma.account.findUnique({ where: { id: viewer.accountId }, select: { isOrgAdmin: true, grants: { where: { spaceId }, select: { permissions: true } } } }),
+  ]);
+  if (!account) throw errors.notFound("Space");
+  const grants = new Map(account.grants.map((g) => [spaceId, new Set(g.permissions.filter(isPermission))]));
+  assertPermission({ ...viewer, isOrgAdmin: account.isOrgAdmin, grants }, space, permission);
 }
 
 /** Prisma where-fragment: spaces the viewer can see at all. */

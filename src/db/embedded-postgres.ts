@@ -19,6 +19,8 @@ export type EmbeddedPostgresOptions = {
   dir: string;
   /** Trade durability for speed (tests). */
   fast?: boolean;
+  /** Listen on this port instead of a free one (restarting a cluster where clients expect it). */
+  port?: number;
   log?: (line: string) => void;
 };
 
@@ -65,7 +67,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const existing = await runningPort(pgData);
   if (existing) return { urlFor: urlFor(existing), stop: async () => {} };
 
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const log = options.log ?? (() => {});
   const pg = new EmbeddedPostgres({
     databaseDir: pgData,

@@ -1,7 +1,7 @@
 // graphql-ws on the HTTP server's port and path (/graphql), sharing yoga's
 // schema, plugins and context through its envelope. A connection with a token
 // is tracked by live access, so it is closed when the token is revoked or
-// expires, or the account's grants shrink.
+// expires. (A shrunk grant ends the affected subscriptions only: space-events.ts.)
 import type { Server } from "node:http";
 import { GraphQLError, type DocumentNode, type ExecutionArgs } from "graphql";
 import { useServer } from "graphql-ws/use/ws";

@@ -62,6 +62,7 @@ const MEANING: Record<ErrorCode, string> = {
   PATH_IS_DIRECTORY: "the path is a folder",
   PATH_IS_FILE: "the path, or a folder on the way to it, is a file",
   UPLOAD_INCOMPLETE: "the two-stage upload's bytes have not arrived, or differ from the declared ones",
+  CURSOR_EXPIRED: "the subscription cursor is older than the retained event log",
   QUOTA_BELOW_USAGE: "the new quota is below the bytes already used and reserved",
   LAST_ADMIN: "the organization's last enabled admin cannot be disabled or deleted",
   LIMITS_REACHED: "the file is larger than the file-size limit or what is left of the quota",

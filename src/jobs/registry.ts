@@ -2,10 +2,11 @@
 // (what `queue.send(name, data)` accepts), the queues, the schedules and the
 // workers are all derived from it, so a new job is one spec in its module's
 // <noun>.jobs.ts plus, for a new module, one entry here.
+import { eventJobs } from "../events/events.jobs.ts";
 import { blobJobs } from "../modules/blob/blob.jobs.ts";
 import type { JobSpec } from "./job-spec.ts";
 
-export const JOBS = [...blobJobs] as const;
+export const JOBS = [...blobJobs, ...eventJobs] as const;
 
 type AnyJob = (typeof JOBS)[number];
 type DataOf<J> = J extends JobSpec<string, infer Data, never> ? Data : never;

@@ -7,7 +7,7 @@ import { requireOrgAdmin } from "../../access/space-access.ts";
 import { hashToken, newTokenSecret, type Viewer } from "../../access/viewer.ts";
 import { errors } from "../../errors.ts";
 import { newId } from "../../ids.ts";
-import type { CabinetPubSub } from "../../pubsub.ts";
+import { recordEvent, transactionWithEvents } from "../../events/event-log.ts";
 
 export type AccountService = ReturnType<typeof createAccountService>;
 
@@ -23,8 +23,8 @@ function cleanName(name: string, what: string): string {
   return trimmed;
 }
 
-export function createAccountService(deps: { prisma: PrismaClient; pubsub: Pick<CabinetPubSub, "publish"> }) {
-  const { prisma, pubsub } = deps;
+export function createAccountService(deps: { prisma: PrismaClient }) {
+  const { prisma } = deps;
 
   function createAccountUnchecked(db: PrismaClient | Tx, input: AccountInput) {
     return db.account.create({
@@ -67,25 +67,27 @@ export function createAccountService(deps: { prisma: PrismaClient; pubsub: Pick<
 
   /**
    * Idempotent: a second call keeps the first revokedAt. HTTP requests refuse the
-   * token at once (viewer.ts reads it per request); the event makes every
-   * process close the WebSocket connections and SSE streams opened with it.
+   * token at once (viewer.ts reads it per request); the `token.revoked` event,
+   * committed with the revocation, makes every process close the WebSocket
+   * connections and SSE streams opened with it.
    */
   async function revokeApiToken(viewer: Viewer, tokenId: string) {
     const token = await requireManageableToken(prisma, viewer, tokenId);
-    // Conditional, so concurrent revocations agree on one revokedAt.
-    await prisma.apiToken.updateMany({ where: { id: token.id, revokedAt: null }, data: { revokedAt: new Date() } });
-    // Published on every call, not only the first: repeating a revocation also retries a lost notification.
-    endTokenSessions([token]);
+    await transactionWithEvents(prisma, async (tx) => {
+      // Conditional, so concurrent revocations agree on one revokedAt (and record one event).
+      const { count } = await tx.apiToken.updateMany({ where: { id: token.id, revokedAt: null }, data: { revokedAt: new Date() } });
+      if (count) recordEvent(tx, { type: "token.revoked", spaceId: null, subjectId: token.id, payload: { accountId: token.accountId } });
+    });
     return prisma.apiToken.findUniqueOrThrow({ where: { id: token.id } });
   }
 
   /**
-   * The token-revocation announcement: every process closes the WebSocket
-   * connections and SSE streams opened with these tokens. Used by
-   * revokeApiToken, and for all tokens of a disabled or deleted account.
+   * Records, in the caller's transaction, that sessions opened with these
+   * tokens must end: every process closes their WebSocket connections and SSE
+   * streams once it commits. For all tokens of a disabled or deleted account.
    */
-  function endTokenSessions(tokens: readonly { id: string; accountId: string }[]) {
-    for (const token of tokens) pubsub.publish("token.revoked", { tokenId: token.id, accountId: token.accountId });
+  function recordTokenSessionsEnded(tx: Tx, tokens: readonly { id: string; accountId: string }[]) {
+    for (const token of tokens) recordEvent(tx, { type: "token.revoked", spaceId: null, subjectId: token.id, payload: { accountId: token.accountId } });
   }
 
   /**
@@ -107,17 +109,17 @@ export function createAccountService(deps: { prisma: PrismaClient; pubsub: Pick<
    * Organization admins disable other accounts of their organization. Its
    * tokens are refused at once (viewer.ts checks the account per request) and
    * its open connections close. Idempotent: a second call keeps the first
-   * disabledAt (and announces again, retrying a lost notification).
+   * disabledAt and records nothing new.
    */
   async function disableAccount(viewer: Viewer, accountId: string) {
     const target = await requireAdministrableAccount(prisma, viewer, accountId);
-    const tokens = await prisma.$transaction(async (tx) => {
+    await transactionWithEvents(prisma, async (tx) => {
       const account = await tx.account.findUniqueOrThrow({ where: { id: target.id } });
-      if (!account.disabledAt) await assertNotLastAdmin(tx, account);
-      await tx.account.updateMany({ where: { id: account.id, disabledAt: null }, data: { disabledAt: new Date() } });
-      return tx.apiToken.findMany({ where: { accountId: account.id, revokedAt: null }, select: { id: true, accountId: true } });
+      if (account.disabledAt) return;
+      await assertNotLastAdmin(tx, account);
+      await tx.account.update({ where: { id: account.id }, data: { disabledAt: new Date() } });
+      recordTokenSessionsEnded(tx, await tx.apiToken.findMany({ where: { accountId: account.id, revokedAt: null }, select: { id: true, accountId: true } }));
     });
-    endTokenSessions(tokens);
     return prisma.account.findUniqueOrThrow({ where: { id: target.id } });
   }
 
@@ -134,16 +136,14 @@ export function createAccountService(deps: { prisma: PrismaClient; pubsub: Pick<
    */
   async function deleteAccount(viewer: Viewer, accountId: string): Promise<{ id: string }> {
     const target = await requireAdministrableAccount(prisma, viewer, accountId);
-    const tokens = await prisma.$transaction(async (tx) => {
+    await transactionWithEvents(prisma, async (tx) => {
       const account = await tx.account.findUnique({ where: { id: target.id } });
       if (!account) throw errors.notFound("Account");
       if (!account.disabledAt) await assertNotLastAdmin(tx, account);
-      const tokens = await tx.apiToken.findMany({ where: { accountId: account.id, revokedAt: null }, select: { id: true, accountId: true } });
+      recordTokenSessionsEnded(tx, await tx.apiToken.findMany({ where: { accountId: account.id, revokedAt: null }, select: { id: true, accountId: true } }));
       // Tokens and grants go by ON DELETE CASCADE, entries' createdBy by SET NULL.
       await tx.account.delete({ where: { id: account.id } });
-      return tokens;
     });
-    endTokenSessions(tokens);
     return { id: target.id };
   }
 

@@ -4,14 +4,14 @@
 // existing file it will replace. Completion swaps the entry's pointer.
 import type { Tx } from "../../db/prisma.ts";
 import type { Blob } from "../../generated/prisma/client.ts";
-import type { CabinetPubSub } from "../../pubsub.ts";
 import type { BlobOwner } from "../blob/blob.service.ts";
-import { spaceEvent } from "../entry/entry.service.ts";
+import { recordEntryDeleted, recordEntryUpdated } from "../entry/entry.events.ts";
 import { lockSpaceTree } from "../entry/entry-tree.sql.ts";
 
 const uploadTarget = (tx: Tx, blob: Blob) => (blob.uploadEntryId ? tx.entry.findUnique({ where: { id: blob.uploadEntryId }, include: { blob: true } }) : null);
 
-export function createAssetBlobOwner(deps: { pubsub: Pick<CabinetPubSub, "publish"> }): BlobOwner {
+// Both record their entry's event in the lifecycle's transaction (transactionWithEvents).
+export function createAssetBlobOwner(): BlobOwner {
   return {
     // Deleting a folder takes the tree lock, then deletes blob rows: the same order here.
     lock: (tx, blob) => lockSpaceTree(tx, blob.spaceId, "shared"),
@@ -21,16 +21,18 @@ export function createAssetBlobOwner(deps: { pubsub: Pick<CabinetPubSub, "publis
       if (!entry) return null;
       const replaced = entry.blob && entry.blob.id !== blob.id ? entry.blob : null;
       const updated = await tx.entry.update({ where: { id: entry.id }, data: { blobId: blob.id, size: blob.size, updatedAt: new Date() } });
-      return {
-        replaced,
-        announce: () => deps.pubsub.publish("space.events", updated.spaceId, spaceEvent(replaced ? "UPDATED" : "CREATED", updated.spaceId, updated)),
-      };
+      // The entry was announced (CREATED) when the upload began; now its content arrived.
+      recordEntryUpdated(tx, updated, "CONTENT");
+      return { replaced };
     },
 
     // A new file whose only content was this upload goes with it; a file it would have replaced keeps its bytes.
     async detach(tx, blob) {
       const entry = await uploadTarget(tx, blob);
-      if (entry?.blobId === blob.id) await tx.entry.delete({ where: { id: entry.id } });
+      if (entry?.blobId === blob.id) {
+        await tx.entry.delete({ where: { id: entry.id } });
+        recordEntryDeleted(tx, entry, 1);
+      }
     },
   };
 }

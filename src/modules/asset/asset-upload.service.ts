@@ -12,10 +12,11 @@ import type { PrismaClient } from "../../db/prisma.ts";
 import { errors } from "../../errors.ts";
 import { newId } from "../../ids.ts";
 import { decideContentType } from "../../ingest/content-type.ts";
-import type { CabinetPubSub } from "../../pubsub.ts";
+import { transactionWithEvents } from "../../events/event-log.ts";
 import { presignLifetime, type PresignLimits } from "../../storage/blob-store.ts";
 import type { BlobService } from "../blob/blob.service.ts";
-import { claimFilePath, spaceEvent, type CreatedFolder } from "../entry/entry.service.ts";
+import { recordEntryCreated } from "../entry/entry.events.ts";
+import { claimFilePath, recordFoldersCreated, type CreatedFolder } from "../entry/entry.service.ts";
 import { normalizePath } from "../entry/entry-path.ts";
 import { validateMeta } from "./asset-meta.ts";
 
@@ -32,8 +33,8 @@ export type CreateAssetUploadInput = {
   expiresInSeconds?: number | null;
 };
 
-export function createAssetUploadService(deps: { prisma: PrismaClient; blobs: BlobService; pubsub: CabinetPubSub; presign: PresignLimits }) {
-  const { prisma, blobs, pubsub, presign } = deps;
+export function createAssetUploadService(deps: { prisma: PrismaClient; blobs: BlobService; presign: PresignLimits }) {
+  const { prisma, blobs, presign } = deps;
 
   function validate(input: CreateAssetUploadInput, maxFileSize: bigint) {
     const segments = normalizePath(input.path);
@@ -56,7 +57,7 @@ export function createAssetUploadService(deps: { prisma: PrismaClient; blobs: Bl
     const size = BigInt(input.size);
     const created: CreatedFolder[] = [];
 
-    const { entry, blob, isNew } = await prisma.$transaction(async (tx) => {
+    const { entry, blob } = await transactionWithEvents(prisma, async (tx) => {
       const { parentId, name, existing } = await claimFilePath(tx, viewer, space, segments, { createParents: !!input.createParents, created });
       const blob = await blobs.reserve(
         tx,
@@ -85,11 +86,12 @@ export function createAssetUploadService(deps: { prisma: PrismaClient; blobs: Bl
         });
       }
       await tx.blob.update({ where: { id: blob.id }, data: { uploadEntryId: entryId } });
-      return { entry: await tx.entry.findUniqueOrThrow({ where: { id: entryId } }), blob, isNew: !existing };
+      const entry = await tx.entry.findUniqueOrThrow({ where: { id: entryId } });
+      recordFoldersCreated(tx, space.id, created);
+      // A new file is listed (PENDING) from now on; its content arriving is an UPDATED (CONTENT) later.
+      if (!existing) recordEntryCreated(tx, entry);
+      return { entry, blob };
     });
-
-    for (const f of created) pubsub.publish("space.events", space.id, spaceEvent("CREATED", space.id, { ...f, kind: "FOLDER" }));
-    if (isNew) pubsub.publish("space.events", space.id, spaceEvent("CREATED", space.id, entry));
     return { entry, uploadRequest: await blobs.presignUpload(blob, expiresInSeconds) };
   }
 

@@ -12,10 +12,11 @@ import { errors } from "../../errors.ts";
 import { newId } from "../../ids.ts";
 import { downloadDisposition } from "../../ingest/content-type.ts";
 import { openImportUrl, type ImportOptions } from "../../ingest/url-import.ts";
-import type { CabinetPubSub } from "../../pubsub.ts";
+import { transactionWithEvents } from "../../events/event-log.ts";
 import { presignLifetime, type BlobStore, type PresignLimits } from "../../storage/blob-store.ts";
 import type { BlobService, StoredObject } from "../blob/blob.service.ts";
-import { claimFilePath, spaceEvent, type CreatedFolder } from "../entry/entry.service.ts";
+import { recordEntryCreated, recordEntryUpdated } from "../entry/entry.events.ts";
+import { claimFilePath, recordFoldersCreated, type CreatedFolder } from "../entry/entry.service.ts";
 import { joinPath, normalizePath } from "../entry/entry-path.ts";
 import { resolveChain } from "../entry/entry-tree.sql.ts";
 import { validateMeta } from "./asset-meta.ts";
@@ -35,12 +36,11 @@ export function createAssetService(deps: {
   prisma: PrismaClient;
   blobStore: BlobStore;
   blobs: BlobService;
-  pubsub: CabinetPubSub;
   presign: PresignLimits;
   /** Allow-list, redirect limit and timeouts for URL imports (everything but the size cap). */
   importOptions: Omit<ImportOptions, "maxBytes">;
 }) {
-  const { prisma, blobStore, blobs, pubsub } = deps;
+  const { prisma, blobStore, blobs } = deps;
 
   async function uploadAsset(viewer: Viewer, input: UploadInput) {
     const space = await requireSpacePermission(prisma, viewer, input.spaceId, "assets:create");
@@ -65,9 +65,7 @@ export function createAssetService(deps: {
     const object = await blobs.store(space.organizationId, input.body, { declaredType: input.declaredType, replacedSize });
 
     try {
-      const result = await prisma.$transaction((tx) => commitUpload(tx, viewer, { space, segments, object, createParents: !!input.createParents }));
-      for (const f of result.createdFolders) pubsub.publish("space.events", space.id, spaceEvent("CREATED", space.id, { ...f, kind: "FOLDER" }));
-      pubsub.publish("space.events", space.id, spaceEvent(result.replaced ? "UPDATED" : "CREATED", space.id, result.entry));
+      const result = await transactionWithEvents(prisma, (tx) => commitUpload(tx, viewer, { space, segments, object, createParents: !!input.createParents }));
       return result.entry;
     } catch (e) {
       await blobs.discard(object);
@@ -108,7 +106,11 @@ export function createAssetService(deps: {
       });
       return null;
     });
-    return { entry: await tx.entry.findUniqueOrThrow({ where: { id: entryId! } }), replaced: !!existing, createdFolders };
+    const entry = await tx.entry.findUniqueOrThrow({ where: { id: entryId! } });
+    recordFoldersCreated(tx, u.space.id, createdFolders);
+    if (existing) recordEntryUpdated(tx, entry, "CONTENT");
+    else recordEntryCreated(tx, entry);
+    return { entry, replaced: !!existing, createdFolders };
   }
 
   /**
@@ -165,7 +167,7 @@ export function createAssetService(deps: {
     const entry = await requireEntry(prisma, viewer, input.id, "assets:update");
     if (entry.kind !== "FILE") throw errors.pathIsDirectory(entry.name);
     validateMeta(input.meta);
-    const updated = await prisma.$transaction(async (tx) => {
+    return transactionWithEvents(prisma, async (tx) => {
       // The entry's row lock: an overwrite cannot swap the blob between reading and writing it.
       const [row] = await tx.$queryRaw<{ blob_id: string | null }[]>`SELECT blob_id FROM entries WHERE id = ${entry.id} FOR UPDATE`;
       if (!row) throw errors.notFound("Entry");
@@ -173,10 +175,10 @@ export function createAssetService(deps: {
       await tx.$executeRaw`
         UPDATE blobs SET metadata = metadata || jsonb_build_object('meta', ${JSON.stringify(input.meta ?? null)}::jsonb)
          WHERE id = ${row.blob_id}`;
-      return tx.entry.update({ where: { id: entry.id }, data: { updatedAt: new Date() } });
+      const updated = await tx.entry.update({ where: { id: entry.id }, data: { updatedAt: new Date() } });
+      recordEntryUpdated(tx, updated, "METADATA");
+      return updated;
     });
-    pubsub.publish("space.events", updated.spaceId, spaceEvent("UPDATED", updated.spaceId, updated));
-    return updated;
   }
 
   return { uploadAsset, importAssetFromUrl, downloadUrl, updateAssetMetadata };

@@ -20,6 +20,7 @@ import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { PrismaClient, Tx } from "../../db/prisma.ts";
 import { AppError, errors } from "../../errors.ts";
+import { transactionWithEvents } from "../../events/event-log.ts";
 import type { Blob, BlobOwnerKind } from "../../generated/prisma/client.ts";
 import { newId } from "../../ids.ts";
 import { decideContentType, SNIFF_BYTES, sniffContentType } from "../../ingest/content-type.ts";
@@ -52,12 +53,12 @@ export type BlobOwner = {
   lock(tx: Tx, blob: Blob): Promise<void>;
   /**
    * Points the owner at `blob` (as it was while PENDING, with the owner's
-   * link; the row is READY by now) and returns the blob it replaced (or null)
-   * and how to announce the change once committed. Null when the owner is
-   * gone: the lifecycle then drops the upload.
+   * link; the row is READY by now), records the owner's event in `tx`, and
+   * returns the blob it replaced (or null). Null when the owner is gone: the
+   * lifecycle then drops the upload. Called inside transactionWithEvents.
    */
-  attach(tx: Tx, blob: Blob): Promise<{ replaced: ReplacedBlob | null; announce: () => void } | null>;
-  /** The pending `blob` will never complete: removes what the owner made for it. */
+  attach(tx: Tx, blob: Blob): Promise<{ replaced: ReplacedBlob | null } | null>;
+  /** The pending `blob` will never complete: removes what the owner made for it (and records that). */
   detach(tx: Tx, blob: Blob): Promise<void>;
 };
 
@@ -215,7 +216,7 @@ export function createBlobService(deps: {
 
   /** drop(), unless the upload completed (or went) in the meantime. */
   async function dropIfStillPending(blobId: string): Promise<void> {
-    await prisma.$transaction(async (tx) => {
+    await transactionWithEvents(prisma, async (tx) => {
       const [still] = await tx.$queryRaw<{ status: string }[]>`SELECT status::text AS status FROM blobs WHERE id = ${blobId} FOR UPDATE`;
       if (still?.status === "PENDING") await drop(tx, await tx.blob.findUniqueOrThrow({ where: { id: blobId } }));
     });
@@ -260,7 +261,7 @@ export function createBlobService(deps: {
     if (!verified) return { state: "missing" };
 
     const owner = owners[blob.ownerKind];
-    const outcome = await prisma.$transaction(async (tx) => {
+    const outcome = await transactionWithEvents(prisma, async (tx) => {
       await owner.lock(tx, blob);
       const [locked] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM blobs WHERE id = ${blob.id} AND status = 'PENDING' FOR UPDATE`;
       if (!locked) return null;
@@ -278,9 +279,7 @@ export function createBlobService(deps: {
       await settle(tx, blob, blob.size, attached.replaced, blob.size);
       return attached;
     });
-    if (!outcome) return { state: "gone" };
-    outcome.announce();
-    return { state: "completed" };
+    return outcome ? { state: "completed" } : { state: "gone" };
   }
 
   /** For the disk store's PUT route: does `key` belong to an upload still waiting for bytes? */

@@ -65,10 +65,11 @@ export async function isSelfOrDescendant(tx: Tx, entryId: string, candidateId: s
 }
 
 /**
- * Deletes an entry and its whole subtree; returns the blobs that went with it:
- * the files' bytes and the uploads in flight into any of them.
+ * Deletes an entry and its whole subtree; returns the blobs that went with it
+ * (the files' bytes and the uploads in flight into any of them) and how many
+ * entries were removed, the entry itself included.
  */
-export async function deleteSubtree(tx: Tx, entryId: string): Promise<DeletedBlob[]> {
+export async function deleteSubtree(tx: Tx, entryId: string): Promise<{ blobs: DeletedBlob[]; entries: number }> {
   const blobs = await tx.$queryRaw<DeletedBlob[]>`
     WITH RECURSIVE sub(id, blob_id) AS (
       SELECT id, blob_id FROM entries WHERE id = ${entryId}
@@ -77,10 +78,29 @@ export async function deleteSubtree(tx: Tx, entryId: string): Promise<DeletedBlo
     )
     SELECT b.id, b.key, b.size, b.status::text AS status FROM blobs b
      WHERE b.id IN (SELECT blob_id FROM sub) OR b.upload_entry_id IN (SELECT id FROM sub)`;
-  // Children go by ON DELETE CASCADE; the blob rows are no longer referenced afterwards.
-  await tx.$executeRaw`DELETE FROM entries WHERE id = ${entryId}`;
+  // Every row of the subtree by id, so the count includes the descendants
+  // (ON DELETE CASCADE would remove them too, uncounted). The blob rows are no longer referenced afterwards.
+  const entries = await tx.$executeRaw`
+    WITH RECURSIVE sub(id) AS (
+      SELECT id FROM entries WHERE id = ${entryId}
+      UNION ALL
+      SELECT e.id FROM entries e JOIN sub ON e.parent_id = sub.id
+    )
+    DELETE FROM entries WHERE id IN (SELECT id FROM sub)`;
   if (blobs.length) await tx.$executeRaw`DELETE FROM blobs WHERE id = ANY(${blobs.map((b) => b.id)}::text[])`;
-  return blobs;
+  return { blobs, entries };
+}
+
+/** The path of one entry (relative to the space root, "" for the root), read inside `tx`. */
+export async function entryPath(tx: Tx, entryId: string): Promise<string> {
+  const [row] = await tx.$queryRaw<{ path: string }[]>`
+    WITH RECURSIVE up(id, parent_id, name, depth) AS (
+      SELECT e.id, e.parent_id, e.name, 0 FROM entries e WHERE e.id = ${entryId}
+      UNION ALL
+      SELECT p.id, p.parent_id, p.name, up.depth + 1 FROM up JOIN entries p ON p.id = up.parent_id
+    )
+    SELECT coalesce(string_agg(name, '/' ORDER BY depth DESC) FILTER (WHERE parent_id IS NOT NULL), '') AS path FROM up`;
+  return row?.path ?? "";
 }
 
 /**

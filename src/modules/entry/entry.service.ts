@@ -7,11 +7,12 @@ import type { Permission } from "../../access/permissions.ts";
 import type { Viewer } from "../../access/viewer.ts";
 import { errors, fromPrismaError } from "../../errors.ts";
 import { newId } from "../../ids.ts";
-import type { CabinetPubSub, SpaceEvent } from "../../pubsub.ts";
+import { transactionWithEvents } from "../../events/event-log.ts";
 import type { BlobService } from "../blob/blob.service.ts";
+import { recordEntryCreated, recordEntryDeleted, recordEntryMoved, recordEntryUpdated } from "./entry.events.ts";
 import { decodeCursor, encodeCursor, listChildren, pageSize, type EntryOrder } from "./entry-listing.ts";
 import { joinPath, normalizeName, normalizePath } from "./entry-path.ts";
-import { deleteSubtree, isSelfOrDescendant, lockSpaceTree, resolveChain } from "./entry-tree.sql.ts";
+import { deleteSubtree, entryPath, isSelfOrDescendant, lockSpaceTree, resolveChain } from "./entry-tree.sql.ts";
 
 export type EntryService = ReturnType<typeof createEntryService>;
 
@@ -85,16 +86,13 @@ export async function claimFilePath(
   return { parentId, name, existing };
 }
 
-export function spaceEvent(
-  type: SpaceEvent["type"],
-  spaceId: string,
-  e: { id: string; parentId: string | null; name: string; kind: "FOLDER" | "FILE" },
-): SpaceEvent {
-  return { type, spaceId, entryId: e.id, parentId: e.parentId, name: e.name, kind: e.kind, at: new Date().toISOString() };
+/** CREATED events for folders ensureFolderPath made, parents first (the order they were made in). */
+export function recordFoldersCreated(tx: Tx, spaceId: string, created: readonly CreatedFolder[]): void {
+  for (const f of created) recordEntryCreated(tx, { ...f, spaceId, kind: "FOLDER" });
 }
 
-export function createEntryService(deps: { prisma: PrismaClient; pubsub: CabinetPubSub; blobs: BlobService }) {
-  const { prisma, pubsub, blobs } = deps;
+export function createEntryService(deps: { prisma: PrismaClient; blobs: BlobService }) {
+  const { prisma, blobs } = deps;
 
   /** Loads a non-root entry and checks `permission` on its space (NOT_FOUND when invisible). */
   async function editableEntry(db: PrismaClient | Tx, viewer: Viewer, id: string, permission: Permission) {
@@ -102,9 +100,6 @@ export function createEntryService(deps: { prisma: PrismaClient; pubsub: Cabinet
     if (!entry.parentId) throw errors.badInput("The root folder cannot be renamed, moved or deleted");
     return entry;
   }
-
-  const publish = (type: SpaceEvent["type"], e: { id: string; spaceId: string; parentId: string | null; name: string; kind: "FOLDER" | "FILE" }) =>
-    pubsub.publish("space.events", e.spaceId, spaceEvent(type, e.spaceId, e));
 
   /**
    * Creates a folder either as `name` under `parentId`, or at `path` (its
@@ -120,7 +115,7 @@ export function createEntryService(deps: { prisma: PrismaClient; pubsub: Cabinet
       throw errors.badInput("Give either `path`, or `parentId` and `name`");
     }
     const created: CreatedFolder[] = [];
-    const folder = await prisma.$transaction(async (tx) => {
+    return transactionWithEvents(prisma, async (tx) => {
       await lockSpaceTree(tx, input.spaceId, "shared");
       let parentId: string;
       let name: string;
@@ -143,19 +138,20 @@ export function createEntryService(deps: { prisma: PrismaClient; pubsub: Cabinet
       }
       const clash = await tx.entry.findUnique({ where: { parentId_name: { parentId, name } }, select: { kind: true } });
       if (clash) throw clash.kind === "FILE" ? errors.pathIsFile(name) : errors.alreadyExists(name);
+      let folder: Awaited<ReturnType<typeof tx.entry.create>>;
       try {
-        return await tx.entry.create({
+        folder = await tx.entry.create({
           data: { id: newId("Entry"), spaceId: input.spaceId, parentId, kind: "FOLDER", name, createdById: viewer.accountId },
         });
       } catch (e) {
         // A concurrent creator won the (parent, name) race.
         throw fromPrismaError(e, () => errors.alreadyExists(name));
       }
+      // Parents first: subscribers see deep, deep/l2, … in that order.
+      recordFoldersCreated(tx, input.spaceId, created);
+      recordEntryCreated(tx, folder);
+      return folder;
     });
-    for (const f of [...created, { id: folder.id, parentId: folder.parentId!, name: folder.name }]) {
-      publish("CREATED", { ...f, spaceId: input.spaceId, kind: "FOLDER" });
-    }
-    return folder;
   }
 
   /** Renames in place: one row, whatever the subtree holds. */
@@ -163,11 +159,13 @@ export function createEntryService(deps: { prisma: PrismaClient; pubsub: Cabinet
     const entry = await editableEntry(prisma, viewer, input.id, "assets:update");
     const name = normalizeName(input.name);
     if (name === entry.name) return entry;
-    const renamed = await prisma.entry.update({ where: { id: entry.id }, data: { name, updatedAt: new Date() } }).catch((e) => {
-      throw fromPrismaError(e, () => errors.alreadyExists(name));
+    return transactionWithEvents(prisma, async (tx) => {
+      const renamed = await tx.entry.update({ where: { id: entry.id }, data: { name, updatedAt: new Date() } }).catch((e) => {
+        throw fromPrismaError(e, () => errors.alreadyExists(name));
+      });
+      recordEntryUpdated(tx, renamed, "RENAMED", entry.name);
+      return renamed;
     });
-    publish("UPDATED", renamed);
-    return renamed;
   }
 
   /**
@@ -175,7 +173,7 @@ export function createEntryService(deps: { prisma: PrismaClient; pubsub: Cabinet
    * it): one row update. Moving a folder into itself or its own subtree is refused.
    */
   async function moveEntry(viewer: Viewer, input: { id: string; parentId: string; name?: string | null }) {
-    const moved = await prisma.$transaction(async (tx) => {
+    return transactionWithEvents(prisma, async (tx) => {
       const entry = await editableEntry(tx, viewer, input.id, "assets:update");
       await lockSpaceTree(tx, entry.spaceId, "exclusive");
       const target = await tx.entry.findFirst({ where: { id: input.parentId, spaceId: entry.spaceId }, select: { id: true, kind: true } });
@@ -188,10 +186,10 @@ export function createEntryService(deps: { prisma: PrismaClient; pubsub: Cabinet
       if (target.id === entry.parentId && name === entry.name) return entry;
       const clash = await tx.entry.findUnique({ where: { parentId_name: { parentId: target.id, name } }, select: { id: true } });
       if (clash) throw errors.alreadyExists(name);
-      return tx.entry.update({ where: { id: entry.id }, data: { parentId: target.id, name, updatedAt: new Date() } });
+      const moved = await tx.entry.update({ where: { id: entry.id }, data: { parentId: target.id, name, updatedAt: new Date() } });
+      recordEntryMoved(tx, moved, entry, await entryPath(tx, moved.id));
+      return moved;
     });
-    publish("MOVED", moved);
-    return moved;
   }
 
   /**
@@ -199,14 +197,14 @@ export function createEntryService(deps: { prisma: PrismaClient; pubsub: Cabinet
    * quota in the same transaction; the objects are purged by jobs after commit.
    */
   async function deleteEntry(viewer: Viewer, input: { id: string }) {
-    const { entry, files } = await prisma.$transaction(async (tx) => {
+    const { entry, files } = await transactionWithEvents(prisma, async (tx) => {
       const entry = await editableEntry(tx, viewer, input.id, "assets:delete");
       await lockSpaceTree(tx, entry.spaceId, "exclusive");
       const deleted = await deleteSubtree(tx, entry.id);
-      await blobs.purgeDeleted(tx, { organizationId: entry.space.organizationId, spaceId: entry.spaceId }, deleted);
-      return { entry, files: deleted.filter((b) => b.status === "READY").length };
+      await blobs.purgeDeleted(tx, { organizationId: entry.space.organizationId, spaceId: entry.spaceId }, deleted.blobs);
+      recordEntryDeleted(tx, entry, deleted.entries);
+      return { entry, files: deleted.blobs.filter((b) => b.status === "READY").length };
     });
-    publish("DELETED", entry);
     return { entry, deletedFiles: files };
   }
 

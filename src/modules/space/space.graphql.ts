@@ -1,11 +1,14 @@
 // Space type, its queries, createSpace, renameSpace, deleteSpace and the spaceEvents subscription.
 import DataLoader from "dataloader";
-import { assertPermission, canSeeSpace, requireSpacePermission, visibleSpacesWhere } from "../../access/space-access.ts";
+import { assertPermission, canSeeSpace, visibleSpacesWhere } from "../../access/space-access.ts";
+import { encodeCursor } from "../../events/event-log.ts";
+import { isStreamEnd, type StreamItem } from "../../events/event-stream.ts";
+import type { EventOf } from "../../events/event-types.ts";
 import { builder } from "../../graphql/builder.ts";
 import type { Context } from "../../graphql/context.ts";
-import type { SpaceEvent } from "../../pubsub.ts";
 import { EntryKindEnum, FolderRef } from "../entry/entry.graphql.ts";
 import { registerNodeLoader } from "../node/node-registry.ts";
+import { openSpaceEvents } from "./space-events.ts";
 
 // Per request: one query sums the pending uploads of every space a response lists.
 const reservedLoaders = new WeakMap<Context, DataLoader<string, bigint>>();
@@ -58,18 +61,61 @@ registerNodeLoader("Space", [SpaceRef], async (id, viewer, ctx) => {
   return space && canSeeSpace(viewer, space) ? { type: SpaceRef, node: space } : null;
 });
 
+type EntryEvent = EventOf<"entry.created" | "entry.updated" | "entry.moved" | "entry.deleted">;
+
+const EVENT_TYPE = { "entry.created": "CREATED", "entry.updated": "UPDATED", "entry.moved": "MOVED", "entry.deleted": "DELETED" } as const;
+
 const SpaceEventTypeEnum = builder.enumType("SpaceEventType", { values: ["CREATED", "UPDATED", "MOVED", "DELETED"] as const });
 
-const SpaceEventRef = builder.objectRef<SpaceEvent>("SpaceEvent").implement({
-  description: "Something changed in a space's tree.",
+const EntryChangeEnum = builder.enumType("EntryChange", {
+  description: "What an UPDATED event changed.",
+  values: {
+    RENAMED: { description: "The name (in the same folder; a change of folder is MOVED)." },
+    CONTENT: { description: "The file's bytes: an overwrite, or a two-stage upload's content arriving." },
+    METADATA: { description: "The entry's metadata. Reserved: nothing changes metadata yet." },
+  } as const,
+});
+
+const SpaceEventRef = builder.objectRef<EntryEvent>("SpaceEvent").implement({
+  description: "Something changed in a space's tree. Events arrive in commit order (parents before their children).",
   fields: (t) => ({
-    type: t.expose("type", { type: SpaceEventTypeEnum }),
-    spaceId: t.exposeID("spaceId"),
-    entryId: t.exposeID("entryId"),
-    parentId: t.exposeID("parentId", { nullable: true }),
-    name: t.exposeString("name"),
-    kind: t.expose("kind", { type: EntryKindEnum }),
-    at: t.field({ type: "DateTime", resolve: (e) => new Date(e.at) }),
+    cursor: t.string({
+      description: "This event's position in the log: pass it as `spaceEvents(after:)` to resume right after it.",
+      resolve: (e) => encodeCursor(e.id),
+    }),
+    type: t.field({ type: SpaceEventTypeEnum, resolve: (e) => EVENT_TYPE[e.type] }),
+    spaceId: t.id({ resolve: (e) => e.spaceId }),
+    entryId: t.id({ resolve: (e) => e.subjectId }),
+    parentId: t.id({ nullable: true, description: "The folder the entry is in (for MOVED: its new folder).", resolve: (e) => e.payload.parentId }),
+    name: t.string({ resolve: (e) => e.payload.name }),
+    kind: t.field({ type: EntryKindEnum, resolve: (e) => e.payload.kind }),
+    at: t.field({ type: "DateTime", resolve: (e) => e.createdAt }),
+    change: t.field({
+      type: EntryChangeEnum,
+      nullable: true,
+      description: "UPDATED only: what changed.",
+      resolve: (e) => (e.type === "entry.updated" ? e.payload.change : null),
+    }),
+    previousName: t.string({
+      nullable: true,
+      description: "RENAMED and MOVED: the name before.",
+      resolve: (e) => (e.type === "entry.updated" || e.type === "entry.moved" ? (e.payload.previousName ?? null) : null),
+    }),
+    previousParentId: t.id({
+      nullable: true,
+      description: "MOVED only: the folder it was in before.",
+      resolve: (e) => (e.type === "entry.moved" ? e.payload.previousParentId : null),
+    }),
+    path: t.string({
+      nullable: true,
+      description: "MOVED only: the entry's new path.",
+      resolve: (e) => (e.type === "entry.moved" ? e.payload.path : null),
+    }),
+    deletedCount: t.int({
+      nullable: true,
+      description: "DELETED only: how many entries went, this one included (a file: 1; a folder: 1 + everything below it).",
+      resolve: (e) => (e.type === "entry.deleted" ? e.payload.deletedCount : null),
+    }),
   }),
 });
 
@@ -139,12 +185,18 @@ builder.mutationFields((t) => ({
 builder.subscriptionFields((t) => ({
   spaceEvents: t.field({
     type: SpaceEventRef,
-    description: "Entries created, updated, moved or deleted in a space (requires assets:read).",
-    args: { spaceId: t.arg.id() },
-    subscribe: async (_root, args, ctx) => {
-      const space = await requireSpacePermission(ctx.prisma, await ctx.viewer(), args.spaceId, "assets:read");
-      return ctx.deps.pubsub.subscribe("space.events", space.id);
+    description:
+      "Entries created, updated, moved or deleted in a space (requires assets:read), in commit order. " +
+      "With `after` (an event's `cursor`): the stored events after it first, then live ones, none missed or repeated; " +
+      "CURSOR_EXPIRED when the log no longer reaches back that far. Without: live from now. " +
+      "Losing access to the space ends this subscription with an error.",
+    args: { spaceId: t.arg.id(), after: t.arg.string({ required: false }) },
+    subscribe: async (_root, args, ctx): Promise<AsyncIterable<StreamItem>> =>
+      openSpaceEvents({ prisma: ctx.prisma, events: ctx.deps.events }, await ctx.viewer(), { spaceId: args.spaceId, after: args.after }),
+    resolve: (item: StreamItem) => {
+      // The stream's last item when access was revoked (or the cursor expired mid-replay).
+      if (isStreamEnd(item)) throw item.end;
+      return item as EntryEvent;
     },
-    resolve: (event) => event,
   }),
 }));

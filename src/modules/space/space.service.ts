@@ -7,7 +7,8 @@ import { errors } from "../../errors.ts";
 import { newId } from "../../ids.ts";
 import type { BlobService } from "../blob/blob.service.ts";
 import { deleteSpaceContents, lockSpaceTree } from "../entry/entry-tree.sql.ts";
-import type { GrantService } from "../grant/grant.service.ts";
+import { recordAccessRevoked } from "../grant/grant.service.ts";
+import { transactionWithEvents } from "../../events/event-log.ts";
 
 export type SpaceService = ReturnType<typeof createSpaceService>;
 
@@ -18,8 +19,8 @@ function spaceName(name: string): string {
   return trimmed;
 }
 
-export function createSpaceService(deps: { prisma: PrismaClient; blobs: Pick<BlobService, "purgeDeleted">; grants: Pick<GrantService, "accessRevoked"> }) {
-  const { prisma, blobs, grants } = deps;
+export function createSpaceService(deps: { prisma: PrismaClient; blobs: Pick<BlobService, "purgeDeleted"> }) {
+  const { prisma, blobs } = deps;
 
   async function createSpaceUnchecked(input: { organizationId: string; name: string; createdById?: string }) {
     const name = spaceName(input.name);
@@ -49,14 +50,14 @@ export function createSpaceService(deps: { prisma: PrismaClient; blobs: Pick<Blo
    * FORBIDDEN for space admins). One transaction removes the entries, the
    * blobs (their bytes leave the organization's usage, reservations of
    * uploads in flight are released, the objects are purged after commit),
-   * the grants and the space. Then every account that had access to it, by a
-   * grant or as an organization admin, is announced as having lost that
-   * access, so its open subscriptions end and re-authorize.
+   * the grants and the space, and records for every account that had access
+   * to it (by a grant or as an organization admin) that it lost that access,
+   * so its open subscriptions to the space end once this commits.
    */
   async function deleteSpace(viewer: Viewer, spaceId: string): Promise<{ id: string; deletedFiles: number }> {
     const space = await requireSpaceAdmin(prisma, viewer, spaceId);
     requireOrgAdmin(viewer);
-    const { accountIds, deletedFiles } = await prisma.$transaction(async (tx) => {
+    const deletedFiles = await transactionWithEvents(prisma, async (tx) => {
       // Uploads and folder creation take this lock shared: none is half-way while the tree goes.
       await lockSpaceTree(tx, space.id, "exclusive");
       const [still] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM spaces WHERE id = ${space.id} FOR UPDATE`;
@@ -67,12 +68,9 @@ export function createSpaceService(deps: { prisma: PrismaClient; blobs: Pick<Blo
       await blobs.purgeDeleted(tx, { organizationId: space.organizationId, spaceId: space.id }, deleted);
       // Grants go by ON DELETE CASCADE.
       await tx.space.delete({ where: { id: space.id } });
-      return {
-        accountIds: [...new Set([...holders.map((g) => g.accountId), ...admins.map((a) => a.id)])],
-        deletedFiles: deleted.filter((b) => b.status === "READY").length,
-      };
+      recordAccessRevoked(tx, space.id, [...new Set([...holders.map((g) => g.accountId), ...admins.map((a) => a.id)])]);
+      return deleted.filter((b) => b.status === "READY").length;
     });
-    grants.accessRevoked(space.id, accountIds);
     return { id: space.id, deletedFiles };
   }
 
