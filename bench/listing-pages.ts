@@ -143,7 +143,7 @@ async function explainPage(env: BenchEnv, order: EntryOrder, cursor: string | nu
       return [];
     },
   } as unknown as PrismaClient;
-  await listChildren(recorder, [BIG_ID], order, PAGE, cursor ? decodeCursor(cursor) : null);
+  await listChildren(recorder, [BIG_ID], order, PAGE, cursor ? decodeCursor(cursor, order.field) : null);
   if (!statement) throw new Error("listChildren sent no SQL");
   // The fastest of a few runs: a single run on a busy machine is mostly noise.
   let best: { plan: string[]; ms: number } | undefined;

@@ -74,7 +74,7 @@ export const FolderRef = builder.prismaNode("Entry", {
         if (args.last != null || args.before != null) throw errors.badInput("children pages forward only: use first and after");
         const first = pageSize(args.first);
         const order: EntryOrder = { field: args.orderBy?.field ?? "NAME", direction: args.orderBy?.direction ?? "ASC" };
-        const after = args.after ? decodeCursor(args.after) : null;
+        const after = args.after ? decodeCursor(args.after, order.field) : null;
         const rows = await ctx.loaders.listing.load({ parentId: folder.id, order, first, after });
         const page = rows.slice(0, first);
         const nodes = await entriesFor(ctx, info).loadMany(page.map((r) => r.id));

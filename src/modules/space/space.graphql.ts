@@ -1,5 +1,6 @@
 // Space type, its queries, createSpace and the spaceEvents subscription.
 import { assertPermission, requireSpacePermission, visibleSpacesWhere } from "../../access/space-access.ts";
+import { errors } from "../../errors.ts";
 import { builder } from "../../graphql/builder.ts";
 import type { SpaceEvent } from "../../pubsub.ts";
 import { EntryKindEnum, FolderRef } from "../entry/entry.graphql.ts";
@@ -56,6 +57,8 @@ builder.queryFields((t) => ({
     description: "Spaces the caller can see, oldest first.",
     resolve: async (query, _root, _args, ctx) => {
       const viewer = await ctx.viewer();
+      // Pothos decodes a cursor into whatever value it tags (a number, a date, JSON): only a string can be an id.
+      if (query.cursor && typeof (query.cursor as { id?: unknown }).id !== "string") throw errors.badInput("Invalid cursor");
       return ctx.prisma.space.findMany({ ...query, where: visibleSpacesWhere(viewer), orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
     },
   }),

@@ -2,8 +2,8 @@
 import type { PrismaClient } from "../../db/prisma.ts";
 import { requireOrgAdmin } from "../../access/space-access.ts";
 import type { Viewer } from "../../access/viewer.ts";
-import { errors } from "../../errors.ts";
 import { newId } from "../../ids.ts";
+import { cleanDisplayName } from "../../validation/text.ts";
 
 export type SpaceService = ReturnType<typeof createSpaceService>;
 
@@ -11,8 +11,7 @@ export function createSpaceService(deps: { prisma: PrismaClient }) {
   const { prisma } = deps;
 
   async function createSpaceUnchecked(input: { organizationId: string; name: string; createdById?: string }) {
-    const name = input.name.trim();
-    if (!name) throw errors.badInput("A space needs a name");
+    const name = cleanDisplayName(input.name, "A space");
     const spaceId = newId("Space");
     const [space] = await prisma.$transaction([
       prisma.space.create({ data: { id: spaceId, organizationId: input.organizationId, name } }),
