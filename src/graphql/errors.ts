@@ -88,8 +88,10 @@ export function createErrorHandling(log: ErrorLogger) {
     if (armorRejections.has(error)) return "QUERY_TOO_COMPLEX";
     if (phase === "parse") return "GRAPHQL_PARSE_FAILED";
     if (phase === "validate") return "GRAPHQL_VALIDATION_FAILED";
-    // Yoga's refusals of the HTTP request itself say which status to answer with.
-    if (error.extensions?.http) return "BAD_REQUEST";
+    // Yoga's refusals of the HTTP request itself (unreadable body, no query, a
+    // mutation over GET…) say which status to answer with and, unlike
+    // coercion errors, point at nothing in the document.
+    if (error.extensions?.http && !error.nodes?.length && !error.positions?.length) return "BAD_REQUEST";
     return "BAD_USER_INPUT";
   }
 
