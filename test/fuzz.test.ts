@@ -139,7 +139,7 @@ it(`answers ${GRAPHQL_REQUESTS} schema-driven GraphQL requests with coded 4xx/2x
     });
   }
   expect(await send(requests)).toEqual([]);
-});
+}, 120_000);
 
 const b64 = (s: string) => Buffer.from(s).toString("base64url");
 
