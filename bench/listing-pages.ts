@@ -148,7 +148,7 @@ async function explainPage(env: BenchEnv, order: EntryOrder, cursor: string | nu
       return [];
     },
   } as unknown as PrismaClient;
-  await listChildren(recorder, [BIG_ID], order, { size: PAGE, cursor: cursor ? decodeCursor(cursor) : null, backward: false });
+  await listChildren(recorder, [BIG_ID], order, { size: PAGE, cursor: cursor ? decodeCursor(cursor, order.field) : null, backward: false });
   if (!statement) throw new Error("listChildren sent no SQL");
   // The fastest of a few runs: a single run on a busy machine is mostly noise.
   let best: { plan: string[]; ms: number } | undefined;

@@ -1,13 +1,28 @@
 // One error type for the whole service. Services throw AppError; GraphQL renders
 // it as extensions.code (graphql/errors.ts) and REST as { error: { code, message } }
 // with the status below. Anything else is unexpected: masked for clients, logged.
+// Every error a client sees carries one of these codes, GraphQL's own errors
+// included (graphql/errors.ts gives them theirs).
 
 export const ERROR_STATUS = {
+  /** A wrong argument or value (also GraphQL variable and argument coercion). */
   BAD_USER_INPUT: 400,
   INVALID_PATH: 400,
   INVALID_DATA_URL: 400,
+  /** The request itself is malformed: unreadable JSON body, no query, wrong method or media type. */
+  BAD_REQUEST: 400,
+  /** The GraphQL document does not parse. */
+  GRAPHQL_PARSE_FAILED: 400,
+  /** The GraphQL document does not validate against the schema (unknown field, missing argument…). */
+  GRAPHQL_VALIDATION_FAILED: 400,
+  /** The document is over a limit of graphql-armor: depth, aliases, directives, cost or tokens. */
+  QUERY_TOO_COMPLEX: 400,
+  /** The client went away (or its stream broke) before the upload's bytes were all received. */
+  UPLOAD_INTERRUPTED: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
+  /** A request a browser could forge (GET, form or multipart POST) without a CSRF header (http/graphql-http.ts). */
+  CSRF_HEADER_MISSING: 403,
   URL_FORBIDDEN: 403,
   NOT_FOUND: 404,
   ALREADY_EXISTS: 409,
@@ -73,6 +88,8 @@ export const errors = {
     ),
   /** Disabling or deleting the organization's last enabled admin would leave nobody to administer it. */
   lastAdmin: () => new AppError("LAST_ADMIN", "The organization's last enabled admin cannot be disabled or deleted"),
+  /** The upload's source stream failed: the client hung up or sent a broken body. Not the store's fault. */
+  uploadInterrupted: (cause: unknown) => new AppError("UPLOAD_INTERRUPTED", "The upload was interrupted", undefined, { cause }),
   storageUnavailable: (cause: unknown) => new AppError("STORAGE_UNAVAILABLE", "The blob store is not reachable", undefined, { cause }),
 };
 

@@ -108,7 +108,8 @@ async function untilLive(sub: Recording, spaceId: string): Promise<Ev> {
   ))!;
 }
 
-const until = (sub: Recording, n: number) => eventually(() => sub.events.length >= n, 8_000, 20);
+// A generous margin: two test files run side by side on two cores, with servers starting.
+const until = (sub: Recording, n: number) => eventually(() => sub.events.length >= n, 20_000, 20);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -108,7 +108,7 @@ export async function checkCursor(db: PrismaClient, after: bigint): Promise<void
     SELECT pruned_through, (SELECT coalesce(max(id), 0)::bigint FROM events) AS last FROM event_log_horizon`;
   const { pruned_through: horizon, last } = row!;
   if (after < horizon) throw cursorExpired();
-  // bigints: Math.max cannot compare them.
+  // biome-ignore lint/complexity/useMathMinMax: bigints, which Math.max cannot compare
   const newest = last > horizon ? last : horizon;
   if (after > newest) throw errors.badInput("Unknown event cursor", { after: encodeCursor(after) });
 }

@@ -7,6 +7,7 @@ import { GraphQLUpload, type FileUpload } from "graphql-upload-minimal";
 import type PrismaTypes from "../generated/pothos-prisma-types.ts";
 import { getDatamodel } from "../generated/pothos-prisma-types.ts";
 import { errors } from "../errors.ts";
+import { assertJsonDepth, MAX_JSON_DEPTH } from "../validation/json.ts";
 import type { Context } from "./context.ts";
 
 // Sizes exceed GraphQL's 32-bit Int; they go out as JSON numbers (exact below 2^53).
@@ -28,22 +29,33 @@ const SafeInt = new GraphQLScalarType<bigint | number, number>({
   },
 });
 
+// Years 1 to 9999: what ISO-8601 writes with four digits, JavaScript and
+// Postgres timestamptz both hold, and Prisma sends unambiguously. A date outside
+// would reach the database as "+010000-…" and fail there.
+const MIN_DATE = Date.parse("0001-01-01T00:00:00.000Z");
+const MAX_DATE = Date.parse("9999-12-31T23:59:59.999Z");
+
 const DateTime = new GraphQLScalarType<Date, string>({
   name: "DateTime",
-  description: "An ISO-8601 timestamp in UTC, e.g. 2026-11-22T10:00:00.000Z.",
+  description: "An ISO-8601 timestamp in UTC, e.g. 2026-11-22T10:00:00.000Z, between the years 0001 and 9999.",
   serialize: (value) => (value instanceof Date ? value : new Date(value as string)).toISOString(),
   parseValue: (value) => {
     const d = new Date(value as string);
     if (typeof value !== "string" || Number.isNaN(d.getTime())) throw errors.badInput("DateTime must be an ISO-8601 string");
+    if (d.getTime() < MIN_DATE || d.getTime() > MAX_DATE) throw errors.badInput("DateTime must be between the years 0001 and 9999");
     return d;
   },
 });
 
 const JSONScalar = new GraphQLScalarType({
   name: "JSON",
-  description: "Any JSON value.",
+  description: `Any JSON value, nested at most ${MAX_JSON_DEPTH} levels deep.`,
   serialize: (v) => v,
-  parseValue: (v) => v,
+  // Literals arrive here too (the default parseLiteral reads them into a value first).
+  parseValue: (v) => {
+    assertJsonDepth(v, "A JSON value");
+    return v;
+  },
 });
 
 export const builder = new SchemaBuilder<{

@@ -7,12 +7,13 @@ import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { GraphQLError } from "graphql";
 import { processRequest } from "graphql-upload-minimal";
 import { createYoga } from "graphql-yoga";
 import { useEndStreamsOnRevocation, type LiveAccess } from "../access/live-access.ts";
 import type { Deps } from "../deps.ts";
 import { createContext } from "../graphql/context.ts";
-import { createErrorHandling } from "../graphql/errors.ts";
+import { createErrorHandling, withRequestErrorCode } from "../graphql/errors.ts";
 import { useQueryCostLimit } from "../graphql/query-cost.ts";
 import { schema } from "../graphql/schema.ts";
 import { runWithRequestId } from "../request-context.ts";
@@ -35,6 +36,15 @@ export function authorizationOf(ctx: ServerContext): string | undefined {
   }
   const header = ctx.req.headers.authorization;
   return typeof header === "string" ? header : undefined;
+}
+
+type ArmorConfig = NonNullable<Parameters<typeof EnvelopArmorPlugin>[0]>;
+type ArmorLimit = "maxDepth" | "maxAliases" | "maxDirectives" | "costLimit" | "maxTokens";
+
+/** `config` with `onReject` on every limit, so its rejections get the QUERY_TOO_COMPLEX code. */
+function withArmorRejections(onReject: (ctx: unknown, error: GraphQLError) => void, config: ArmorConfig): ArmorConfig {
+  const limits: ArmorLimit[] = ["maxDepth", "maxAliases", "maxDirectives", "costLimit", "maxTokens"];
+  return { ...config, ...Object.fromEntries(limits.map((limit) => [limit, { ...config[limit], onReject: [...(config[limit]?.onReject ?? []), onReject] }])) };
 }
 
 export function createYogaServer(deps: Deps, liveAccess: LiveAccess) {
@@ -66,16 +76,19 @@ export function createYogaServer(deps: Deps, liveAccess: LiveAccess) {
         requestId: "id" in ctx.req && typeof ctx.req.id === "string" ? ctx.req.id : `ws_${randomUUID()}`,
       }),
     plugins: [
-      EnvelopArmorPlugin({
-        maxDepth: { n: 16 },
-        maxAliases: { n: 15, allowList: [] },
-        maxDirectives: { n: 5 },
-        // Armor's cost limit cannot multiply by arguments held in variables: ours replaces it.
-        costLimit: { enabled: false },
-        maxTokens: { n: 5_000 },
-      }),
+      EnvelopArmorPlugin(
+        withArmorRejections(errorHandling.markArmorRejection, {
+          maxDepth: { n: 16 },
+          maxAliases: { n: 15, allowList: [] },
+          maxDirectives: { n: 5 },
+          // Armor's cost limit cannot multiply by arguments held in variables: ours replaces it.
+          costLimit: { enabled: false },
+          maxTokens: { n: 5_000 },
+        }),
+      ),
+      errorHandling.useErrorCodes(),
       useQueryCostLimit(),
-      useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
+      withRequestErrorCode(useCSRFPrevention({ requestHeaders: CSRF_HEADERS }), "CSRF_HEADER_MISSING"),
       useEndStreamsOnRevocation(liveAccess),
     ],
   });
@@ -96,9 +109,10 @@ export async function registerGraphqlRoute(app: FastifyInstance, yoga: Yoga): Pr
           if (req.headers["content-type"]?.startsWith("multipart/form-data")) {
             // CSRF check first: a multipart form is a "simple request" a browser can forge.
             if (!CSRF_HEADERS.some((h) => req.headers[h])) {
-              return reply
-                .code(400)
-                .send({ errors: [{ message: "Multipart requests need a CSRF header (e.g. x-graphql-yoga-csrf)", extensions: { code: "BAD_USER_INPUT" } }] });
+              // The same code as yoga's refusal of a GET without one.
+              return reply.code(403).send({
+                errors: [{ message: "Multipart requests need a CSRF header (e.g. x-graphql-yoga-csrf)", extensions: { code: "CSRF_HEADER_MISSING" } }],
+              });
             }
             try {
               req.body = await processRequest(req.raw, reply.raw, { maxFiles: 10 });

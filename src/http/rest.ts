@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { authenticate, bearerToken, requireViewer, type Viewer } from "../access/viewer.ts";
 import type { PrismaClient } from "../db/prisma.ts";
 import { type ErrorCode, isAppError, isOperatorError, toRestError } from "../errors.ts";
+import { assertJsonDepth } from "../validation/json.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -37,6 +38,9 @@ export function renderErrors(app: FastifyInstance): void {
   app.setErrorHandler((error, req, reply) => {
     if (isAppError(error)) {
       if (isOperatorError(error)) req.log.error({ err: error }, "storage error");
+      // The client hung up: nothing for the operator to do, but worth a line.
+      else if (error.code === "UPLOAD_INTERRUPTED")
+        req.log.info({ cause: String((error.cause as Error | undefined)?.message ?? error.cause) }, "upload interrupted by the client");
       const { status, body } = toRestError(error);
       return reply.code(status).send(body);
     }
@@ -66,7 +70,18 @@ export async function registerRestApi(app: FastifyInstance, deps: { prisma: Pris
         // arrive. Only JSON is parsed; Fastify's other built-in parsers (text/plain…)
         // would swallow a raw upload's body.
         authed.removeAllContentTypeParsers();
-        authed.addContentTypeParser("application/json", { parseAs: "string" }, authed.getDefaultJsonParser("error", "error"));
+        const parseJson = authed.getDefaultJsonParser("error", "error");
+        authed.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) =>
+          parseJson(req, body as string, (err, value) => {
+            if (err) return done(err);
+            try {
+              assertJsonDepth(value, "The JSON body");
+            } catch (e) {
+              return done(e as Error);
+            }
+            done(null, value);
+          }),
+        );
         authed.addContentTypeParser("*", (_req, _payload, done) => done(null));
         await authed.register(multipart, { limits: { files: 1, fields: 20, fileSize: Number.MAX_SAFE_INTEGER } });
         authed.decorateRequest("viewer", null);

@@ -17,6 +17,7 @@
 //    application/unknown, unknown/unknown and */* claim nothing ("no claim").
 //    Any other declared type that is not `type/subtype` is BAD_USER_INPUT: the
 //    client said something, and we do not silently replace what we cannot read.
+//    So is a declared type longer than MAX_MEDIA_TYPE_LENGTH (255) characters.
 // 2. Nothing sniffed: the declared type (normalized), or application/octet-stream.
 // 3. Sniffed active content (HTML, SVG, XML):
 //    - no claim: the sniffed type. It is labelled honestly, and downloads of it
@@ -50,6 +51,8 @@ import { AppError, errors } from "../errors.ts";
 /** How much of the head both sniffers see: what file-type needs for its magic numbers. */
 export const SNIFF_BYTES = 4100;
 export const DEFAULT_CONTENT_TYPE = "application/octet-stream";
+/** Longest declared type accepted, parameters included (RFC 6838 caps type and subtype at 127 each). */
+export const MAX_MEDIA_TYPE_LENGTH = 255;
 
 export type Sniffed = { mime: string; active: boolean };
 export type ContentTypeDecision = {
@@ -391,6 +394,9 @@ const isCheckableClaim = (declared: string) => supportedMimeTypes.has(declared) 
 /** Applies the rules at the top of this file. Throws BAD_USER_INPUT or UNSUPPORTED_MEDIA_TYPE. */
 export function decideContentType(declaredRaw: string | null | undefined, sniffed: Sniffed | undefined): ContentTypeDecision {
   const raw = declaredRaw?.trim() ?? "";
+  if (raw.length > MAX_MEDIA_TYPE_LENGTH) {
+    throw errors.badInput(`A media type can be at most ${MAX_MEDIA_TYPE_LENGTH} characters`, { declared: raw.slice(0, 100) });
+  }
   const parsed = raw ? parseMediaType(raw) : null;
   if (raw && !parsed) throw errors.badInput(`"${raw.slice(0, 100)}" is not a media type (type/subtype)`, { declared: raw.slice(0, 100) });
   const declared = parsed ? { ...parsed, essence: canonical(parsed.essence) } : null;

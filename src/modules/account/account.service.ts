@@ -8,20 +8,11 @@ import { hashToken, newTokenSecret, type Viewer } from "../../access/viewer.ts";
 import { errors } from "../../errors.ts";
 import { newId } from "../../ids.ts";
 import { recordEvent, transactionWithEvents } from "../../events/event-log.ts";
+import { cleanDisplayName } from "../../validation/text.ts";
 
 export type AccountService = ReturnType<typeof createAccountService>;
 
 type AccountInput = { organizationId: string; kind: "USER" | "SERVICE"; name: string; isOrgAdmin?: boolean | null };
-
-const MAX_NAME_LENGTH = 200;
-
-/** Trimmed, non-empty, bounded: names are shown in listings and logs. */
-function cleanName(name: string, what: string): string {
-  const trimmed = name.trim();
-  if (!trimmed) throw errors.badInput(`${what} needs a name`);
-  if (trimmed.length > MAX_NAME_LENGTH) throw errors.badInput(`${what} name is longer than ${MAX_NAME_LENGTH} characters`);
-  return trimmed;
-}
 
 export function createAccountService(deps: { prisma: PrismaClient }) {
   const { prisma } = deps;
@@ -52,13 +43,13 @@ export function createAccountService(deps: { prisma: PrismaClient }) {
   /** Organization admins only; the account joins the admin's own organization. */
   async function createAccount(viewer: Viewer, input: Omit<AccountInput, "organizationId">) {
     requireOrgAdmin(viewer);
-    return createAccountUnchecked(prisma, { ...input, name: cleanName(input.name, "An account"), organizationId: viewer.organizationId });
+    return createAccountUnchecked(prisma, { ...input, name: cleanDisplayName(input.name, "An account"), organizationId: viewer.organizationId });
   }
 
   /** For the caller's own account, or (organization admins) any account of their organization. */
   async function createApiToken(viewer: Viewer, input: { accountId: string; name: string; expiresAt?: Date | null }) {
     const account = await requireManageableAccount(prisma, viewer, input.accountId);
-    const name = cleanName(input.name, "A token");
+    const name = cleanDisplayName(input.name, "A token");
     if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) {
       throw errors.badInput("expiresAt must be in the future", { expiresAt: input.expiresAt.toISOString() });
     }

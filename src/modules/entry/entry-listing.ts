@@ -53,15 +53,42 @@ export function encodeCursor(c: ListingCursor): string {
   return Buffer.from(JSON.stringify([c.kind, c.value, c.id])).toString("base64url");
 }
 
-export function decodeCursor(raw: string): ListingCursor {
+/**
+ * The cursor `raw`, for a listing ordered by `field`. Its value is cast to the
+ * order column's type in SQL, so it must read as that type (a NAME cursor
+ * handed to a SIZE listing is refused here, not by Postgres); anything else
+ * is BAD_USER_INPUT "Invalid cursor".
+ */
+export function decodeCursor(raw: string, field: EntryOrderField): ListingCursor {
   try {
     const [kind, value, id] = JSON.parse(Buffer.from(raw, "base64url").toString("utf8")) as unknown[];
-    if ((kind === "FOLDER" || kind === "FILE") && typeof value === "string" && typeof id === "string") return { kind, value, id };
+    if ((kind === "FOLDER" || kind === "FILE") && typeof value === "string" && typeof id === "string" && VALID_VALUE[field](value)) {
+      return { kind, value, id };
+    }
   } catch {
     // fall through
   }
   throw errors.badInput("Invalid cursor");
 }
+
+const INT8_MAX = 2n ** 63n - 1n;
+// What Postgres prints for a timestamptz (`::text`, ISO DateStyle): date, time, optional fraction, UTC offset.
+const TIMESTAMPTZ = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?[+-](\d{2})(:\d{2}){0,2}$/;
+
+/** Whether a cursor value reads as the order column's type (the cast in segment() cannot fail). */
+const VALID_VALUE: Record<EntryOrderField, (value: string) => boolean> = {
+  NAME: () => true,
+  SIZE: (value) => /^\d{1,19}$/.test(value) && BigInt(value) <= INT8_MAX,
+  UPDATED_AT: (value) => {
+    const m = TIMESTAMPTZ.exec(value);
+    if (!m) return false;
+    const [year, month, day, hour, minute, second, offsetHours] = [m[1], m[2], m[3], m[4], m[5], m[6], m[8]].map(Number) as number[];
+    // Date.UTC rolls an impossible day (Feb 30) over into the next month: compare to catch it.
+    const date = new Date(Date.UTC(2000, month! - 1, day!));
+    date.setUTCFullYear(year!);
+    return year! >= 1 && date.getUTCMonth() === month! - 1 && date.getUTCDate() === day! && hour! < 24 && minute! < 60 && second! < 60 && offsetHours! <= 15;
+  },
+};
 
 /** The direction rows are read in: the listing's own, or its reverse for a backward page. */
 const scanDirection = (order: EntryOrder, backward: boolean): OrderDirection => (backward === (order.direction === "ASC") ? "DESC" : "ASC");

@@ -1,13 +1,12 @@
 // Path rules. A path is a "/"-separated list of names relative to the space
 // root ("docs/a.pdf"; a leading or trailing "/" is tolerated). Names are stored
 // NFC-normalized, so "é" typed either way is the same entry.
+// Which characters a name may hold is the text rules' (validation/text.ts).
 import { errors } from "../../errors.ts";
+import { nameProblem } from "../../validation/text.ts";
 
 export const MAX_SEGMENT_BYTES = 255;
 export const MAX_PATH_BYTES = 4096;
-
-// C0 controls, DEL and C1 controls; NUL is among them.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** Validates one entry name (used for rename and create-by-name too). */
 export function normalizeName(raw: string): string {
@@ -15,7 +14,8 @@ export function normalizeName(raw: string): string {
   if (name === "") throw errors.invalidPath("A name cannot be empty");
   if (name === "." || name === "..") throw errors.invalidPath(`"${name}" is not a valid name`);
   if (name.includes("/")) throw errors.invalidPath('A name cannot contain "/"');
-  if (CONTROL.test(name)) throw errors.invalidPath("A name cannot contain control characters");
+  const problem = nameProblem(name, { controls: true });
+  if (problem) throw errors.invalidPath(`A name ${problem}`);
   if (Buffer.byteLength(name, "utf8") > MAX_SEGMENT_BYTES) {
     throw errors.invalidPath(`A name can be at most ${MAX_SEGMENT_BYTES} bytes`);
   }

@@ -22,11 +22,14 @@ const EntryOrderInput = builder.inputType("EntryOrder", {
 });
 
 /** The page a connection's arguments ask for: first/after forward, or last/before backward (never both). */
-function pageWindow(args: { first?: number | null; after?: string | null; last?: number | null; before?: string | null }): PageWindow {
+function pageWindow(
+  args: { first?: number | null; after?: string | null; last?: number | null; before?: string | null },
+  field: EntryOrder["field"],
+): PageWindow {
   const backward = args.last != null || args.before != null;
   if (backward && (args.first != null || args.after != null)) throw errors.badInput("Page forward (first, after) or backward (last, before), not both");
-  if (backward) return { size: pageSize(args.last), cursor: args.before ? decodeCursor(args.before) : null, backward };
-  return { size: pageSize(args.first), cursor: args.after ? decodeCursor(args.after) : null, backward };
+  if (backward) return { size: pageSize(args.last), cursor: args.before ? decodeCursor(args.before, field) : null, backward };
+  return { size: pageSize(args.first), cursor: args.after ? decodeCursor(args.after, field) : null, backward };
 }
 
 /**
@@ -79,8 +82,8 @@ export const FolderRef = builder.prismaNode("Entry", {
       description: `Folders first, then files, ordered by \`orderBy\` (default: name ascending). Keyset pagination forward with \`first\` (default ${DEFAULT_PAGE_SIZE}, 1 to ${MAX_PAGE_SIZE}) and \`after\`, or backward with \`last\` and \`before\` (the page just before the cursor, or the last page). Forward and backward arguments cannot be mixed.`,
       args: { orderBy: t.arg({ type: EntryOrderInput, required: false }) },
       resolve: async (folder, args, ctx, info) => {
-        const window = pageWindow(args);
         const order: EntryOrder = { field: args.orderBy?.field ?? "NAME", direction: args.orderBy?.direction ?? "ASC" };
+        const window = pageWindow(args, order.field);
         const rows = await ctx.loaders.listing.load({ parentId: folder.id, order, ...window });
         // The extra row that says "there is more" is the last one forward, the first one backward.
         const more = rows.length > window.size;

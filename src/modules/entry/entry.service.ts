@@ -232,7 +232,7 @@ export function createEntryService(deps: { prisma: PrismaClient; blobs: BlobServ
     const folder = await entryAt(viewer, input.spaceId, input.path, "assets:read");
     if (folder.kind !== "FOLDER") throw errors.pathIsFile(input.path);
     const first = pageSize(input.first);
-    const after = input.after ? decodeCursor(input.after) : null;
+    const after = input.after ? decodeCursor(input.after, input.order.field) : null;
     const rows = (await listChildren(prisma, [folder.id], input.order, { size: first, cursor: after, backward: false })).get(folder.id) ?? [];
     const page = rows.slice(0, first);
     const entries = await prisma.entry.findMany({ where: { id: { in: page.map((r) => r.id) } }, include: { blob: true } });

@@ -4,6 +4,7 @@ import { assertPermission, canSeeSpace, visibleSpacesWhere } from "../../access/
 import { encodeCursor } from "../../events/event-log.ts";
 import { isStreamEnd, type StreamItem } from "../../events/event-stream.ts";
 import type { EventOf } from "../../events/event-types.ts";
+import { errors } from "../../errors.ts";
 import { builder } from "../../graphql/builder.ts";
 import type { Context } from "../../graphql/context.ts";
 import { EntryKindEnum, FolderRef } from "../entry/entry.graphql.ts";
@@ -150,6 +151,8 @@ builder.queryFields((t) => ({
     description: "Spaces the caller can see, oldest first.",
     resolve: async (query, _root, _args, ctx) => {
       const viewer = await ctx.viewer();
+      // Pothos decodes a cursor into whatever value it tags (a number, a date, JSON): only a string can be an id.
+      if (query.cursor && typeof (query.cursor as { id?: unknown }).id !== "string") throw errors.badInput("Invalid cursor");
       return ctx.prisma.space.findMany({ ...query, where: visibleSpacesWhere(viewer), orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
     },
   }),

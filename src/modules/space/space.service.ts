@@ -9,15 +9,12 @@ import type { BlobService } from "../blob/blob.service.ts";
 import { deleteSpaceContents, lockSpaceTree } from "../entry/entry-tree.sql.ts";
 import { recordAccessRevoked } from "../grant/grant.service.ts";
 import { transactionWithEvents } from "../../events/event-log.ts";
+import { cleanDisplayName } from "../../validation/text.ts";
 
 export type SpaceService = ReturnType<typeof createSpaceService>;
 
 /** The one rule for space names, at creation and rename. */
-function spaceName(name: string): string {
-  const trimmed = name.trim();
-  if (!trimmed) throw errors.badInput("A space needs a name");
-  return trimmed;
-}
+const spaceName = (name: string): string => cleanDisplayName(name, "A space");
 
 export function createSpaceService(deps: { prisma: PrismaClient; blobs: Pick<BlobService, "purgeDeleted"> }) {
   const { prisma, blobs } = deps;
