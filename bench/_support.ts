@@ -52,6 +52,8 @@ export type BenchEnv = {
   sql: pg.Client;
   spaceId: string;
   rootId: string;
+  /** The org admin's bearer token. */
+  token: string;
   /** GraphQL over HTTP as the org admin; throws on errors. */
   gql<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
 };
@@ -113,7 +115,7 @@ async function startEnv(tmpDir: string, stack: Stoppable[]): Promise<BenchEnv> {
     return body.data;
   }
 
-  return { url, databaseUrl, deps, sql, spaceId: space.id, rootId: root.rows[0]!.id, gql };
+  return { url, databaseUrl, deps, sql, spaceId: space.id, rootId: root.rows[0]!.id, token: secret, gql };
 }
 
 /**

@@ -52,7 +52,7 @@ export async function buildApp(deps: Deps): Promise<App> {
     await registerDiskBlobRoutes(
       fastify,
       blobStore,
-      { isAwaitingBytes: services.blobs.isAwaitingBytes, completed: services.blobs.completeByKey },
+      { isAwaitingBytes: services.blobs.isAwaitingBytes, placeIfAwaiting: services.blobs.placeIfAwaitingBytes, completed: services.blobs.completeByKey },
       { readySha256: services.blobs.readySha256 },
     );
   }

@@ -9,6 +9,7 @@ import { createAccountService } from "./modules/account/account.service.ts";
 import { createAssetService } from "./modules/asset/asset.service.ts";
 import { createAssetUploadService } from "./modules/asset/asset-upload.service.ts";
 import { createAssetBlobOwner } from "./modules/asset/asset-blob-owner.ts";
+import { removeAbandonedWrites } from "./modules/blob/blob.reconcile.ts";
 import { createBlobService } from "./modules/blob/blob.service.ts";
 import { createEntryService } from "./modules/entry/entry.service.ts";
 import { createGrantService } from "./modules/grant/grant.service.ts";
@@ -47,6 +48,8 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     ...options.prisma,
   });
   const blobStore = options.blobStore ?? createBlobStore(config, runtime);
+  // Writes a crashed process left behind (disk .partial files). Not fatal: /readyz reports an unusable store.
+  await removeAbandonedWrites(blobStore).catch((err) => logger.warn({ err }, "could not remove abandoned writes from the blob store"));
   const queue: JobQueue = createJobQueue({ databaseUrl: runtime.databaseUrl, logger });
   // This process's follower of the event log (events/): subscriptions and live access read from it.
   const events: EventTail = createEventTail({

@@ -31,6 +31,7 @@ export const ERROR_STATUS = {
   UPLOAD_INCOMPLETE: 409,
   QUOTA_BELOW_USAGE: 409,
   LAST_ADMIN: 409,
+  UPLOAD_CLOSED: 409,
   // A subscription cursor older than the retained event log: resuming would skip events.
   CURSOR_EXPIRED: 410,
   LIMITS_REACHED: 413,
@@ -90,6 +91,8 @@ export const errors = {
   lastAdmin: () => new AppError("LAST_ADMIN", "The organization's last enabled admin cannot be disabled or deleted"),
   /** The upload's source stream failed: the client hung up or sent a broken body. Not the store's fault. */
   uploadInterrupted: (cause: unknown) => new AppError("UPLOAD_INTERRUPTED", "The upload was interrupted", undefined, { cause }),
+  /** A PUT to an upload URL whose upload took other bytes (or went) while this body streamed; nothing was changed. */
+  uploadClosed: () => new AppError("UPLOAD_CLOSED", "This upload has already received its bytes or is gone"),
   storageUnavailable: (cause: unknown) => new AppError("STORAGE_UNAVAILABLE", "The blob store is not reachable", undefined, { cause }),
 };
 

@@ -66,6 +66,9 @@ const drivers = [
     headReportsContentType: false,
     // The disk PUT route hashes the body and refuses one whose digest is not the signed one.
     emulatorIgnoresChecksums: false,
+    // The route refuses itself to place a body under a key that holds an object; no header asks for it.
+    conditionalPutHeaders: {},
+    emulatorIgnoresConditionalPut: false,
   },
   {
     name: "s3",
@@ -81,6 +84,12 @@ const drivers = [
     // with another digest is stored; real S3 answers 400 BadDigest. What s3rver
     // does check is the signature, so the header itself must be sent as signed.
     emulatorIgnoresChecksums: true,
+    // A signed If-None-Match: * makes S3 refuse to replace an existing object.
+    conditionalPutHeaders: { "If-None-Match": "*" },
+    // KNOWN S3RVER GAP (4.0.4): it checks If-None-Match on GET only and
+    // overwrites on PUT; real S3 answers 412 PreconditionFailed. It does check
+    // the signature, so the header must be sent as signed.
+    emulatorIgnoresConditionalPut: true,
   },
 ] as const;
 
@@ -337,7 +346,7 @@ describe.each(drivers)("BlobStore contract: $name", (driver) => {
       const body = randomBytes(100 * 1024);
       const upload = await store.presignPut(key, { expiresInSeconds: 60, contentType: "application/pdf", size: body.length });
       expect(upload.method).toBe("PUT");
-      expect(upload.headers).toEqual({ "Content-Type": "application/pdf", "Content-Length": String(body.length) });
+      expect(upload.headers).toEqual({ "Content-Type": "application/pdf", "Content-Length": String(body.length), ...driver.conditionalPutHeaders });
       const res = await fetch(upload.url, { method: "PUT", headers: upload.headers, body });
       expect(res.status).toBe(200);
       const head = await store.head(key);
@@ -361,6 +370,29 @@ describe.each(drivers)("BlobStore contract: $name", (driver) => {
       // fetch sets Content-Length from the body; sending the signed one with a longer body would not even leave the client.
       const res = await fetch(upload.url, { method: "PUT", headers: { "Content-Type": "application/pdf" }, body: randomBytes(2048) });
       expect(res.status).toBe(403);
+      expect(await store.head(key)).toBeNull();
+    });
+
+    it("never replaces an object already under the key", async () => {
+      const { key, bytes } = await stored(1024);
+      const upload = await store.presignPut(key, { expiresInSeconds: 60, contentType: "application/octet-stream", size: 1024 });
+      const res = await fetch(upload.url, { method: "PUT", headers: upload.headers, body: randomBytes(1024) });
+      if (driver.emulatorIgnoresConditionalPut) {
+        // See `emulatorIgnoresConditionalPut`: s3rver accepts the signed header and overwrites. If it ever honours it, this fails: drop the branch.
+        expect(res.status).toBe(200);
+        return;
+      }
+      expect([409, 412]).toContain(res.status);
+      expect(sha256(await readAll(await store.getStream(key)))).toBe(sha256(bytes));
+    });
+
+    it("a PUT without the signed condition gets 403 and stores nothing", async () => {
+      if (Object.keys(driver.conditionalPutHeaders).length === 0) return;
+      const key = newKey();
+      const body = randomBytes(1024);
+      const upload = await store.presignPut(key, { expiresInSeconds: 60, contentType: "application/pdf", size: body.length });
+      const unconditional = Object.fromEntries(Object.entries(upload.headers).filter(([name]) => !(name in driver.conditionalPutHeaders)));
+      expect((await fetch(upload.url, { method: "PUT", headers: unconditional, body })).status).toBe(403);
       expect(await store.head(key)).toBeNull();
     });
 
@@ -638,18 +670,18 @@ describe("S3BlobStore specifics (s3rver)", () => {
       }
     });
 
-    it("PUT: content type and length signed like getSignedUrl with signableHeaders, no checksum baked in; s3rver stores through both", async () => {
+    it("PUT: content type, length and If-None-Match signed like getSignedUrl with signableHeaders, no checksum baked in; s3rver stores through both", async () => {
       const { store } = running;
       const body = randomBytes(4096);
       const [oursKey, sdkKey] = [newKey(), newKey()];
       const ours = await store.presignPut(oursKey, { expiresInSeconds: 60, contentType: "application/pdf", size: body.length });
       const sdk = await getSignedUrl(
         store.client,
-        new PutObjectCommand({ Bucket: store.bucket, Key: sdkKey, ContentType: "application/pdf", ContentLength: body.length }),
-        { expiresIn: 60, signableHeaders: new Set(["content-type", "content-length"]) },
+        new PutObjectCommand({ Bucket: store.bucket, Key: sdkKey, ContentType: "application/pdf", ContentLength: body.length, IfNoneMatch: "*" }),
+        { expiresIn: 60, signableHeaders: new Set(["content-type", "content-length", "if-none-match"]) },
       );
       expect(shape(ours.url, oursKey)).toBe(shape(sdk, sdkKey));
-      expect(param(ours.url, "X-Amz-SignedHeaders")).toBe("content-length;content-type;host");
+      expect(param(ours.url, "X-Amz-SignedHeaders")).toBe("content-length;content-type;host;if-none-match");
       expect(param(ours.url, "X-Amz-SignedHeaders")).toBe(param(sdk, "X-Amz-SignedHeaders"));
       // requestChecksumCalculation WHEN_REQUIRED: no CRC32 of an empty body that would refuse every real one.
       for (const url of [ours.url, sdk]) expect([...new URL(url).searchParams.keys()].filter((k) => /checksum/i.test(k))).toEqual([]);
@@ -676,11 +708,16 @@ describe("S3BlobStore specifics (s3rver)", () => {
           ContentType: "application/pdf",
           ContentLength: body.length,
           ChecksumSHA256: createHash("sha256").update(body).digest("base64"),
+          IfNoneMatch: "*",
         }),
-        { expiresIn: 60, signableHeaders: new Set(["content-type", "content-length"]), unhoistableHeaders: new Set([CHECKSUM_SHA256_HEADER]) },
+        {
+          expiresIn: 60,
+          signableHeaders: new Set(["content-type", "content-length", "if-none-match"]),
+          unhoistableHeaders: new Set([CHECKSUM_SHA256_HEADER]),
+        },
       );
       expect(shape(ours.url, oursKey)).toBe(shape(sdk, sdkKey));
-      expect(param(ours.url, "X-Amz-SignedHeaders")).toBe(`content-length;content-type;host;${CHECKSUM_SHA256_HEADER}`);
+      expect(param(ours.url, "X-Amz-SignedHeaders")).toBe(`content-length;content-type;host;if-none-match;${CHECKSUM_SHA256_HEADER}`);
       expect(param(ours.url, "X-Amz-SignedHeaders")).toBe(param(sdk, "X-Amz-SignedHeaders"));
       expect(param(ours.url, CHECKSUM_SHA256_HEADER)).toBeNull(); // a header, not a query parameter
       for (const [url, key] of [

@@ -49,6 +49,8 @@ export type TestAppOptions = {
   /** Collects every SQL statement Prisma sends (for N+1 assertions). */
   sqlLog?: string[];
   workers?: boolean;
+  /** Connections in the app's database pool (default: the app's own). */
+  poolSize?: number;
   /** Receives the app's log records (default: silent unless TEST_LOG_LEVEL is set). */
   logger?: Logger;
 };
@@ -85,7 +87,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   const sqlLog = options.sqlLog;
   const deps = await createDeps(config, runtime, {
     logger,
-    prisma: sqlLog ? { onQuery: (sql) => sqlLog.push(sql) } : undefined,
+    prisma: { ...(sqlLog ? { onQuery: (sql: string) => sqlLog.push(sql) } : {}), ...(options.poolSize ? { maxConnections: options.poolSize } : {}) },
     blobStore: options.blobStore?.({ publicUrl: url, signingSecret, dataDir }),
   });
   const app = await buildApp(deps);

@@ -83,7 +83,8 @@ it("creates every job's queue with its spec's policy, and its dead letter queue"
 
 it("runs at most `concurrency` jobs of a name at once in a process", async () => {
   store.hold();
-  const keys = Array.from({ length: purgeJob.concurrency + 2 }, () => randomToken(20));
+  // Enough jobs that every unit fetches a batch, and two more that must wait.
+  const keys = Array.from({ length: purgeJob.concurrency * (purgeJob.batchSize ?? 1) + 2 }, () => randomToken(20));
   for (const key of keys) await t.deps.queue.send("blob.purge", { keys: [key] });
   await eventually(() => store.inFlight === purgeJob.concurrency);
   // Several polls later the others still wait for a free slot.
@@ -112,10 +113,26 @@ it("tells handlers their attempt, and dead-letters a job after its last attempt"
   ]);
 });
 
+it("settles each job of a fetched batch on its own: one failing job does not fail the others", async () => {
+  const bad = randomToken(20);
+  const good = Array.from({ length: 5 }, () => randomToken(20));
+  store.failing.add(bad);
+  const boss = new PgBoss({ connectionString: t.deps.runtime.databaseUrl, schema: "pgboss", schedule: false, supervise: false });
+  await boss.start();
+  // One insert, so the units fetch them together.
+  await boss.insert([bad, ...good].map((key) => ({ name: "blob.purge", data: { keys: [key] }, retryLimit: 0 })));
+  await boss.stop({ graceful: false });
+  for (const key of good) await eventually(async () => (await jobRows("blob.purge", key))[0]?.state === "completed", 15_000);
+  await eventually(async () => (await jobRows("blob.purge", bad))[0]?.state === "failed", 15_000);
+  expect(await jobRows("blob.purge.dead", bad)).toHaveLength(1);
+  for (const key of good) expect(await jobRows("blob.purge.dead", key)).toHaveLength(0);
+});
+
 it("refuses specs the queue could not honour", () => {
   const [a] = JOBS;
   expect(() => checkJobSpecs([a, a])).toThrow(/declared twice/);
   expect(() => checkJobSpecs([{ ...a, concurrency: 0 }])).toThrow(/concurrency/);
+  expect(() => checkJobSpecs([{ ...a, batchSize: 0 }])).toThrow(/batchSize/);
   expect(() => checkJobSpecs([{ ...a, queue: { ...a.queue, policy: "singleton" } }])).toThrow(/singleton/);
   expect(() => checkJobSpecs([{ ...a, queue: { ...a.queue, deadLetter: a.name } }])).toThrow(/dead letter/);
   expect(() => checkJobSpecs(JOBS)).not.toThrow();

@@ -54,6 +54,10 @@ it("uploads straight to S3 and completes with completeAssetUpload", async () => 
   // The store itself refuses bytes that differ from what was signed.
   expect((await put(uploadRequest as Req, bytes, { ...(uploadRequest as Req).headers, "Content-Type": "image/png" })).status).toBe(403);
   expect((await put(uploadRequest as Req, bytes.subarray(1))).status).toBe(403);
+  // The PUT is conditional (If-None-Match: *, signed): a client cannot drop the condition.
+  expect(uploadRequest.headers).toMatchObject({ "If-None-Match": "*" });
+  const { "If-None-Match": _condition, ...unconditional } = (uploadRequest as Req).headers;
+  expect((await put(uploadRequest as Req, bytes, unconditional)).status).toBe(403);
 
   expect((await put(uploadRequest as Req, bytes)).status).toBe(200);
   const before = await t.deps.prisma.organization.findUniqueOrThrow({ where: { id: w.org.id } });

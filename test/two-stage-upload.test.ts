@@ -2,6 +2,9 @@
 // bound to type and length; the store completes the upload itself; quota is
 // reserved meanwhile; expired or wrong uploads leave nothing behind.
 import { createHash, randomBytes } from "node:crypto";
+import { readdir } from "node:fs/promises";
+import http from "node:http";
+import path from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -43,6 +46,45 @@ const put = (req: Req, body: Uint8Array | string, headers: Record<string, string
     body: typeof body === "string" ? body : new Uint8Array(body),
   });
 const errorOf = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
+
+/**
+ * A PUT whose body is held open after `first` until finish() sends the rest
+ * (over node:http: fetch will not send a Content-Length with a streamed body).
+ */
+function heldPut(req: Req, first: Uint8Array) {
+  const request = http.request(req.url, { method: "PUT", headers: req.headers });
+  const answered = new Promise<{ status: number; code?: string }>((resolve, reject) => {
+    request.on("error", reject);
+    request.on("response", (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => (text += chunk));
+      res.on("end", () => resolve({ status: res.statusCode!, code: text ? (JSON.parse(text) as { error?: { code: string } }).error?.code : undefined }));
+    });
+  });
+  request.flushHeaders();
+  request.write(first);
+  return {
+    finish: (rest: Uint8Array) => {
+      request.end(rest);
+      return answered;
+    },
+  };
+}
+
+const keyOf = (req: Req) => new URL(req.url).pathname.split("/").pop()!;
+/** The temporary files of PUTs in flight for `key`. */
+const partials = async (key: string) => (await readdir(path.join(t.dataDir, "blobs", ".partial")).catch(() => [])).filter((f) => f.startsWith(key));
+/** Resolves once the route is streaming a held PUT for `key` (it passed the signature and state checks). */
+const streaming = (key: string, count = 1) => eventually(async () => (await partials(key)).length >= count, 5_000, 20);
+const download = async (path: string) => {
+  const entry = (await t.gql(AssetAtPathDocument, { spaceId: w.space.id, path }, w.adminToken)).data!.entry as {
+    status: string;
+    mimeType: string;
+    downloadUrl: string;
+  };
+  return { entry, bytes: Buffer.from(await (await fetch(entry.downloadUrl)).arrayBuffer()) };
+};
 
 describe("the happy path", () => {
   it("creates a PENDING asset with a signed PUT, reserves the size, and completes when the bytes land", async () => {
@@ -163,6 +205,79 @@ describe("the store refuses what was not signed", () => {
     const req = created.data!.createAssetUpload.uploadRequest as Req;
     expect((await put(req, "abc")).status).toBe(200);
     expect((await put(req, "xyz")).status).toBe(403);
+  });
+});
+
+describe("a PUT never replaces verified bytes", () => {
+  // A PNG of `size` bytes (file-type only reads the chunks up to the first IDAT).
+  const png = (size: number) => {
+    const head = Buffer.from("89504e470d0a1a0a0000000d494844520000000100000001080600000000000000000a494441540000000000000000000000000000", "hex");
+    return Buffer.concat([head, randomBytes(size - head.length)]);
+  };
+  const htmlOf = (size: number) => Buffer.from(`<!doctype html><html><script>alert(document.cookie)</script></html>`.padEnd(size, " "));
+
+  it("a slow PUT that finishes after completion gets 409 UPLOAD_CLOSED and the READY bytes stay", async () => {
+    const size = 20_000;
+    const image = png(size);
+    const created = await create("race/photo.png", size, { mimeType: "image/png" });
+    const req = created.data!.createAssetUpload.uploadRequest as Req;
+    const slow = heldPut(req, htmlOf(size).subarray(0, 1_000));
+    await streaming(keyOf(req));
+    expect((await put(req, image)).status).toBe(200);
+    expect((await download("race/photo.png")).entry).toMatchObject({ status: "READY", mimeType: "image/png" });
+
+    expect(await slow.finish(htmlOf(size).subarray(1_000))).toEqual({ status: 409, code: "UPLOAD_CLOSED" });
+    const after = await download("race/photo.png");
+    expect(after.entry).toMatchObject({ status: "READY", mimeType: "image/png" });
+    expect(sha256(after.bytes)).toBe(sha256(image));
+    expect(await partials(keyOf(req))).toEqual([]);
+  });
+
+  it("with a declared sha256, a wrong body that finishes after completion removes only itself", async () => {
+    const bytes = randomBytes(20_000);
+    const created = await create("race/checked.bin", bytes.length, { sha256: sha256(bytes) });
+    const req = created.data!.createAssetUpload.uploadRequest as Req;
+    const wrong = randomBytes(bytes.length);
+    const slow = heldPut(req, wrong.subarray(0, 1_000));
+    await streaming(keyOf(req));
+    expect((await put(req, bytes)).status).toBe(200);
+
+    expect(await slow.finish(wrong.subarray(1_000))).toEqual({ status: 400, code: "BAD_USER_INPUT" });
+    const after = await download("race/checked.bin");
+    expect(after.entry.status).toBe("READY");
+    expect(sha256(after.bytes)).toBe(sha256(bytes));
+    expect(await t.deps.blobStore.head(keyOf(req))).toEqual({ size: bytes.length });
+    expect(await partials(keyOf(req))).toEqual([]);
+  });
+
+  it("two concurrent PUTs: one wins and completes the upload, the other gets 409", async () => {
+    const bytes = randomBytes(20_000);
+    const created = await create("race/twice.bin", bytes.length);
+    const req = created.data!.createAssetUpload.uploadRequest as Req;
+    const [a, b] = [heldPut(req, bytes.subarray(0, 1_000)), heldPut(req, bytes.subarray(0, 1_000))];
+    await streaming(keyOf(req), 2);
+    const answers = await Promise.all([a.finish(bytes.subarray(1_000)), b.finish(bytes.subarray(1_000))]);
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 409]);
+    expect(answers.find((r) => r.status === 409)?.code).toBe("UPLOAD_CLOSED");
+    const after = await download("race/twice.bin");
+    expect(after.entry.status).toBe("READY");
+    expect(sha256(after.bytes)).toBe(sha256(bytes));
+    expect(await partials(keyOf(req))).toEqual([]);
+  });
+
+  it("a body cut short mid-stream leaves the pending upload open and no temporary file", async () => {
+    const bytes = randomBytes(20_000);
+    const created = await create("race/short.bin", bytes.length);
+    const req = created.data!.createAssetUpload.uploadRequest as Req;
+    const request = http.request(req.url, { method: "PUT", headers: req.headers });
+    request.on("error", () => {});
+    request.write(bytes.subarray(0, 5_000));
+    await streaming(keyOf(req));
+    request.destroy();
+    await eventually(async () => (await partials(keyOf(req))).length === 0, 5_000, 20);
+    expect(await t.deps.blobStore.head(keyOf(req))).toBeNull();
+    expect((await put(req, bytes)).status).toBe(200);
+    expect((await download("race/short.bin")).entry.status).toBe("READY");
   });
 });
 

@@ -1,8 +1,8 @@
 // An API process with RUN_WORKERS=false and a separate worker process
 // (`npm run worker`) on one database and one DATA_DIR (so one disk blob store).
-// The API only enqueues: an overwritten file's old bytes stay on disk and an
-// expired two-stage upload stays pending until the worker runs, and the worker's
-// log names the very jobs (by id) it handled.
+// The API runs no jobs: the overwrite's purge job (the safety net behind the
+// purge in the request's wake, decision 43) and an expired two-stage upload stay
+// until the worker runs, and the worker's log names the very jobs (by id) it handled.
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
@@ -105,19 +105,19 @@ it("the API process only enqueues; the worker process purges replaced bytes and 
   await sender.send("upload.sweep", {});
   await sender.stop();
 
-  // Only the API runs: the jobs wait, the bytes and the upload stay, and nothing is scheduled.
+  // Only the API runs: the jobs wait, the upload stays, and nothing is scheduled. The old
+  // bytes went in the overwrite request's wake; its purge job is the safety net.
   await new Promise((r) => setTimeout(r, 3000));
   const [purge] = await jobs("blob.purge");
   const [sweep] = await jobs("upload.sweep");
   expect(purge).toMatchObject({ state: "created" });
   expect(sweep).toMatchObject({ state: "created" });
-  expect(existsSync(objectFile(oldKey!))).toBe(true);
+  expect(existsSync(objectFile(oldKey!))).toBe(false);
   expect(await pendingUploads()).toBe(1);
   expect((await sql.query(`SELECT name FROM pgboss.schedule`)).rows).toEqual([]);
 
   // The worker runs them.
   worker = await startWorker(sharedEnv);
-  await eventually(() => !existsSync(objectFile(oldKey!)), 30_000);
   await eventually(async () => (await pendingUploads()) === 0, 30_000);
   await eventually(async () => (await jobs("blob.purge"))[0]?.state === "completed" && (await jobs("upload.sweep"))[0]?.state === "completed", 30_000);
   await eventually(() => {

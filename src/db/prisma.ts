@@ -18,11 +18,29 @@ export type PrismaOptions = {
   maxConnections?: number;
 };
 
+export const DEFAULT_POOL_SIZE = 10;
+
+/**
+ * Requests beyond the pool queue for a connection; they must not fail.
+ * Prisma's defaults (wait 2 s for a connection, then P2028 "Unable to start a
+ * transaction in the given time"; run 5 s at most) turned a burst of small
+ * uploads into HTTP 500s. Plain queries already wait in node-postgres's queue
+ * without a limit; a transaction now waits as long, up to `maxWait`, and may
+ * run for `timeout` (a large folder delete takes seconds). Both stay finite,
+ * so a wedged database still ends in an error, not a request that hangs
+ * (decision 32).
+ */
+export const TRANSACTION_OPTIONS = { maxWait: 30_000, timeout: 30_000 } as const;
+
 export function createPrisma(databaseUrl: string, options: PrismaOptions = {}): PrismaClient {
   const onError = (e: Error) => options.onPoolError?.(e);
-  const adapter = new PrismaPg({ connectionString: databaseUrl, max: options.maxConnections ?? 10 }, { onPoolError: onError, onConnectionError: onError });
-  if (!options.onQuery) return refuseNul(new PrismaClient({ adapter }));
-  const client = new PrismaClient({ adapter, log: [{ emit: "event", level: "query" }] });
+  const adapter = new PrismaPg(
+    { connectionString: databaseUrl, max: options.maxConnections ?? DEFAULT_POOL_SIZE },
+    { onPoolError: onError, onConnectionError: onError },
+  );
+  const transactionOptions = { ...TRANSACTION_OPTIONS };
+  if (!options.onQuery) return refuseNul(new PrismaClient({ adapter, transactionOptions }));
+  const client = new PrismaClient({ adapter, transactionOptions, log: [{ emit: "event", level: "query" }] });
   client.$on("query", (e) => options.onQuery!(e.query));
   return refuseNul(client);
 }

@@ -68,6 +68,7 @@ const MEANING: Record<ErrorCode, string> = {
   QUERY_TOO_COMPLEX: "the query is deeper, has more aliases, directives or tokens than allowed",
   UPLOAD_INTERRUPTED: "the client stopped sending the upload before it ended",
   CSRF_HEADER_MISSING: "a request a browser could forge lacks a CSRF header",
+  UPLOAD_CLOSED: "the upload URL's upload already received its bytes (or is gone); nothing was changed",
   CURSOR_EXPIRED: "the subscription cursor is older than the retained event log",
   QUOTA_BELOW_USAGE: "the new quota is below the bytes already used and reserved",
   LAST_ADMIN: "the organization's last enabled admin cannot be disabled or deleted",

@@ -32,6 +32,13 @@ export type JobSpec<Name extends string = string, Data extends object = object, 
    * to concurrency × W run at once (a singleton queue: still one).
    */
   concurrency: number;
+  /**
+   * How many jobs each unit fetches per poll (default 1). pg-boss waits its polling interval
+   * between fetches, so a queue of many small jobs (purges) drains at batchSize × concurrency
+   * per interval. A batch runs one job after another, and each job still completes, retries
+   * or dead-letters on its own.
+   */
+  batchSize?: number;
   /** Cron (UTC). Scheduled runs carry `{}` as data. */
   schedule?: string;
   /**
@@ -58,6 +65,9 @@ export function checkJobSpecs(specs: readonly JobSpec<string, never, never>[]): 
     const where = `job "${spec.name}"`;
     if (!Number.isInteger(spec.concurrency) || spec.concurrency < 1) throw new Error(`${where}: concurrency must be an integer >= 1`);
     // A second worker could only collide with the first on pg-boss's singleton index.
+    if (spec.batchSize !== undefined && (!Number.isInteger(spec.batchSize) || spec.batchSize < 1))
+      throw new Error(`${where}: batchSize must be an integer >= 1`);
+    if (spec.queue.policy === "singleton" && (spec.batchSize ?? 1) !== 1) throw new Error(`${where}: a singleton queue fetches one job at a time`);
     if (spec.queue.policy === "singleton" && spec.concurrency !== 1) throw new Error(`${where}: a singleton queue runs one job at a time`);
     if (names.has(spec.queue.deadLetter) || spec.queue.deadLetter === spec.name) {
       throw new Error(`${where}: dead letter queue "${spec.queue.deadLetter}" is a job's queue`);

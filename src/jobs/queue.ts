@@ -50,6 +50,24 @@ async function runJob(spec: JobSpec<JobName, object, JobDeps>, job: PgBoss.JobWi
   }
 }
 
+/**
+ * pg-boss completes or fails a fetched batch as a whole; so that each job of a batch
+ * completes, retries or dead-letters on its own, each is settled here by id. pg-boss's own
+ * completion afterwards only touches jobs still active, which none are.
+ */
+async function runBatch(boss: PgBoss, spec: JobSpec<JobName, object, JobDeps>, jobs: PgBoss.JobWithMetadata<object>[], deps: JobDeps, logger: Logger) {
+  if (jobs.length === 1) return runJob(spec, jobs[0]!, deps, logger);
+  for (const job of jobs) {
+    try {
+      const output = await runJob(spec, job, deps, logger);
+      await boss.complete(spec.name, job.id, output);
+    } catch (err) {
+      await boss.fail(spec.name, job.id, err as object);
+    }
+  }
+  return undefined;
+}
+
 export function createJobQueue(options: { databaseUrl: string; logger: Logger }): JobQueue {
   const { logger } = options;
   checkJobSpecs(SPECS);
@@ -87,15 +105,16 @@ export function createJobQueue(options: { databaseUrl: string; logger: Logger })
     },
     async work(deps, workOptions = {}) {
       if (worker) throw new Error("workers already started");
-      worker = new PgBoss({ connectionString: options.databaseUrl, schema: SCHEMA, max: 4 });
+      const boss = new PgBoss({ connectionString: options.databaseUrl, schema: SCHEMA, max: 4 });
+      worker = boss;
       worker.on("error", onError);
       await worker.start();
-      const fetchOptions = { batchSize: 1, includeMetadata: true as const, pollingIntervalSeconds: workOptions.pollingIntervalSeconds ?? 2 };
+      const pollingIntervalSeconds = workOptions.pollingIntervalSeconds ?? 2;
       for (const spec of SPECS) {
-        // `concurrency` workers of one job each (see JobSpec.concurrency): pg-boss completes
-        // or fails a fetched batch as a whole, so jobs are never batched together.
+        const fetchOptions = { batchSize: spec.batchSize ?? 1, includeMetadata: true as const, pollingIntervalSeconds };
+        // `concurrency` units (see JobSpec.concurrency), each fetching up to batchSize jobs.
         for (let i = 0; i < spec.concurrency; i++) {
-          await worker.work<object>(spec.name, fetchOptions, ([job]) => runJob(spec, job!, deps, logger));
+          await worker.work<object>(spec.name, fetchOptions, (jobs) => runBatch(boss, spec, jobs, deps, logger));
         }
       }
       // pg-boss keeps one schedule per name across processes, so every worker may (re)declare

@@ -74,6 +74,11 @@ export interface BlobStore {
   /** Idempotent: deleting a missing key succeeds. */
   delete(key: string): Promise<void>;
   presignGet(key: string, options: PresignGetOptions): Promise<string>;
+  /**
+   * A URL that PUTs one body of exactly the signed type and length under `key`.
+   * It never replaces an object already there: disk answers 409 UPLOAD_CLOSED,
+   * S3 412 (a signed `If-None-Match: *`, one of the headers to send).
+   */
   presignPut(key: string, options: PresignPutOptions): Promise<UploadRequest>;
   /**
    * Every stored object whose key starts with `prefix`, in key order, paged
@@ -82,6 +87,12 @@ export interface BlobStore {
    * up. Meant for maintenance (orphan sweeps), not for request paths.
    */
   list(options?: { prefix?: string }): AsyncIterable<BlobListEntry>;
+  /**
+   * Removes what writes that died with their process left behind, if last
+   * touched before `before` (disk: `.partial` files); returns how many (that
+   * would be, in a dry run). Maintenance, like list().
+   */
+  removeAbandonedWrites(before: Date, options?: { dryRun?: boolean }): Promise<number>;
   /** Throws an AppError (STORAGE_*) when the store cannot serve requests. */
   checkReady(): Promise<void>;
 }

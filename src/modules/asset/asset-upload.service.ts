@@ -57,7 +57,7 @@ export function createAssetUploadService(deps: { prisma: PrismaClient; blobs: Bl
     const size = BigInt(input.size);
     const created: CreatedFolder[] = [];
 
-    const { entry, blob } = await transactionWithEvents(prisma, async (tx) => {
+    const { entry, blob } = await blobs.transaction(async (tx) => {
       const { parentId, name, existing } = await claimFilePath(tx, viewer, space, segments, { createParents: !!input.createParents, created });
       const blob = await blobs.reserve(
         tx,

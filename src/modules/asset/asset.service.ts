@@ -65,7 +65,7 @@ export function createAssetService(deps: {
     const object = await blobs.store(space.organizationId, input.body, { declaredType: input.declaredType, replacedSize });
 
     try {
-      const result = await transactionWithEvents(prisma, (tx) => commitUpload(tx, viewer, { space, segments, object, createParents: !!input.createParents }));
+      const result = await blobs.transaction((tx) => commitUpload(tx, viewer, { space, segments, object, createParents: !!input.createParents }));
       return result.entry;
     } catch (e) {
       await blobs.discard(object);

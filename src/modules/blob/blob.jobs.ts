@@ -15,8 +15,10 @@ export const purgeJob = defineJob({
   // A store outage must not lose a purge: 10 retries from 5 s, doubling (at least 85 minutes in
   // all), then the dead letter queue.
   queue: { retryLimit: 10, retryDelay: 5, retryBackoff: true, expireInSeconds: 300, deadLetter: "blob.purge.dead" },
-  // Up to 4 jobs × 8 deletes = 32 requests in flight per worker process.
+  // Up to 4 jobs × 8 deletes = 32 requests in flight per worker process; 4 × 32 jobs per poll,
+  // so a backlog of single-key jobs (overwrites whose requests could not purge) drains fast.
   concurrency: 4,
+  batchSize: 32,
   async handle({ data }: Job<{ keys: string[] }>, { blobStore }: { blobStore: BlobStore }) {
     const { keys } = data;
     for (let i = 0; i < keys.length; i += PARALLEL_DELETES) {

@@ -4,6 +4,8 @@
 //     upload writes its object before the row commits);
 //   - a READY row whose object is missing is marked FAILED with the reason.
 // PENDING rows are left alone: their bytes may simply not have arrived yet.
+// Writes that died with their process (disk `.partial` files) go too:
+// removeAbandonedWrites(), also run at start (deps.ts).
 import type { PrismaClient } from "../../db/prisma.ts";
 import type { BlobListEntry, BlobStore } from "../../storage/blob-store.ts";
 
@@ -19,10 +21,25 @@ export type ReconcileReport = {
   /** READY rows whose object is missing, marked FAILED (or that would be). */
   missingObjectCount: number;
   missingObjects: { id: string; key: string }[];
+  /** Leftovers of writes that died with their process, removed (or that would be). */
+  abandonedWrites: number;
 };
 
 /** An object younger than this may belong to an upload whose row is about to commit. */
 export const ORPHAN_MIN_AGE_SECONDS = 3600;
+
+/**
+ * A `.partial` file untouched this long belongs to a write that died: a live
+ * write touches it with every chunk, and another process sharing DATA_DIR may
+ * be writing one right now. The same hour objects without rows are given.
+ */
+export const ABANDONED_WRITE_MIN_AGE_SECONDS = 3600;
+
+/** Removes what writes that died with their process left in the store; returns how many. */
+export async function removeAbandonedWrites(blobStore: BlobStore, options: { dryRun?: boolean; now?: Date } = {}): Promise<number> {
+  const before = new Date((options.now ?? new Date()).getTime() - ABANDONED_WRITE_MIN_AGE_SECONDS * 1000);
+  return blobStore.removeAbandonedWrites(before, { dryRun: options.dryRun });
+}
 
 const ROW_BATCH = 1000;
 /** Reported keys are capped so a report stays readable; the counts go on. */
@@ -62,6 +79,7 @@ export async function reconcileBlobStore(
     skippedYoungObjects: 0,
     missingObjectCount: 0,
     missingObjects: [],
+    abandonedWrites: await removeAbandonedWrites(blobStore, options),
   };
   let missing: { id: string; key: string }[] = [];
 

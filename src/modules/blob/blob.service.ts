@@ -13,6 +13,9 @@
 //                    owners were deleted: usage or reservation given back,
 //                    objects purged after commit
 //
+// Changes that may orphan bytes run in transaction() (not prisma.$transaction),
+// so the request deletes those objects itself once it committed (blob.purge.ts).
+//
 // Two-stage uploads are keyed by blob: completion (by the client, by the disk
 // store's PUT route, or by the sweep) finds the blob by id or key and hands it
 // to the owner registered for its `ownerKind`.
@@ -28,7 +31,7 @@ import { ingest } from "../../ingest/ingest.ts";
 import type { JobQueue } from "../../jobs/queue.ts";
 import { newBlobKey, type BlobStore, type UploadRequest } from "../../storage/blob-store.ts";
 import { billUsage, releaseQuota, reserveQuota, settleReservation } from "../organization/usage.ts";
-import { purgeAfterCommit } from "./blob.purge.ts";
+import { inPurgingTransaction, purgeAfterCommit } from "./blob.purge.ts";
 
 export type BlobService = ReturnType<typeof createBlobService>;
 
@@ -95,6 +98,15 @@ export function createBlobService(deps: {
 }) {
   const { prisma, blobStore, queue, owners } = deps;
 
+  /**
+   * prisma.$transaction for changes that may orphan bytes (commits that replace
+   * a blob, drops, deletes): once it committed, the objects it orphaned are
+   * deleted before this returns; the purge jobs it enqueued are the safety net.
+   */
+  function transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return inPurgingTransaction({ prisma, blobStore }, fn);
+  }
+
   // ---------------------------------------------------------------------------
   // Direct uploads: stream, then commit
 
@@ -136,7 +148,8 @@ export function createBlobService(deps: {
 
   /**
    * Commits a stored object as a READY blob of `scope`, in the caller's
-   * transaction: `attach` moves the owner's pointer to it and returns what it
+   * transaction (begun with transaction(), so the replaced bytes go before the
+   * request answers): `attach` moves the owner's pointer to it and returns what it
    * replaced. Throws LIMITS_REACHED (and bills nothing) when the bytes no
    * longer fit in the quota; the caller then discard()s the object.
    */
@@ -216,7 +229,7 @@ export function createBlobService(deps: {
 
   /** drop(), unless the upload completed (or went) in the meantime. */
   async function dropIfStillPending(blobId: string): Promise<void> {
-    await transactionWithEvents(prisma, async (tx) => {
+    await transaction(async (tx) => {
       const [still] = await tx.$queryRaw<{ status: string }[]>`SELECT status::text AS status FROM blobs WHERE id = ${blobId} FOR UPDATE`;
       if (still?.status === "PENDING") await drop(tx, await tx.blob.findUniqueOrThrow({ where: { id: blobId } }));
     });
@@ -261,7 +274,7 @@ export function createBlobService(deps: {
     if (!verified) return { state: "missing" };
 
     const owner = owners[blob.ownerKind];
-    const outcome = await transactionWithEvents(prisma, async (tx) => {
+    const outcome = await transaction(async (tx) => {
       await owner.lock(tx, blob);
       const [locked] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM blobs WHERE id = ${blob.id} AND status = 'PENDING' FOR UPDATE`;
       if (!locked) return null;
@@ -286,6 +299,19 @@ export function createBlobService(deps: {
   async function isAwaitingBytes(key: string): Promise<boolean> {
     const blob = await prisma.blob.findUnique({ where: { key }, select: { status: true } });
     return blob?.status === "PENDING";
+  }
+
+  /**
+   * For the disk store's PUT route: runs `place` (which puts the PUT's bytes
+   * under `key` unless an object is there) only while the upload is PENDING,
+   * with its row locked, so a completion, a drop or a delete of the upload
+   * waits for it, and a PUT that lost the race places nothing.
+   */
+  async function placeIfAwaitingBytes(key: string, place: () => Promise<boolean>): Promise<boolean> {
+    return prisma.$transaction(async (tx) => {
+      const [pending] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM blobs WHERE key = ${key} AND status = 'PENDING' FOR UPDATE`;
+      return pending ? place() : false;
+    });
   }
 
   /** For the disk store's PUT route: the bytes under `key` have arrived. */
@@ -348,6 +374,7 @@ export function createBlobService(deps: {
   }
 
   return {
+    transaction,
     store,
     discard,
     commitStored,
@@ -357,6 +384,7 @@ export function createBlobService(deps: {
     drop,
     completeUpload,
     isAwaitingBytes,
+    placeIfAwaitingBytes,
     completeByKey,
     sweepPendingUploads,
     purgeDeleted,

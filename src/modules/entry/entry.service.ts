@@ -194,10 +194,11 @@ export function createEntryService(deps: { prisma: PrismaClient; blobs: BlobServ
 
   /**
    * Deletes an entry and everything below it at once. The freed bytes leave the
-   * quota in the same transaction; the objects are purged by jobs after commit.
+   * quota in the same transaction; the objects are purged after commit, by this
+   * request (up to blob.purge.ts WAKE_PURGE_LIMIT of them) and by jobs.
    */
   async function deleteEntry(viewer: Viewer, input: { id: string }) {
-    const { entry, files } = await transactionWithEvents(prisma, async (tx) => {
+    const { entry, files } = await blobs.transaction(async (tx) => {
       const entry = await editableEntry(tx, viewer, input.id, "assets:delete");
       await lockSpaceTree(tx, entry.spaceId, "exclusive");
       const deleted = await deleteSubtree(tx, entry.id);

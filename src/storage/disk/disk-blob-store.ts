@@ -2,9 +2,10 @@
 // writes go to <root>/.partial first and are renamed into place only when the
 // whole stream arrived, so a half-written object is never visible. Presigned
 // URLs point at this server's /blobs route (disk-blob.routes.ts), signed with
-// HMAC over everything the holder must not change (signed-url.ts).
+// HMAC over everything the holder must not change (signed-url.ts); a PUT there
+// is written as a TemporaryObject and only placed under a key nothing holds yet.
 import { createReadStream, createWriteStream } from "node:fs";
-import { access, constants, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { access, constants, link, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -29,6 +30,18 @@ import { Q, sign, type SignedFields } from "./signed-url.ts";
 const SHARD_PATTERN = /^[0-9a-z]{2}$/;
 
 const isEnoent = (e: unknown) => (e as NodeJS.ErrnoException)?.code === "ENOENT";
+
+/** The bytes of one PUT, in a private file under `.partial`: visible under no key until placed. */
+export type TemporaryObject = {
+  /**
+   * Links the bytes under their key unless an object is already there, in one
+   * step (link(2) never replaces its target). False, and nothing changed, when
+   * the key was taken. Either way the temporary file is gone afterwards.
+   */
+  placeIfAbsent(): Promise<boolean>;
+  /** Removes the temporary file; idempotent, and harmless after placeIfAbsent(). */
+  discard(): Promise<void>;
+};
 
 export type DiskBlobStoreOptions = {
   root: string;
@@ -62,16 +75,75 @@ export class DiskBlobStore implements BlobStore {
 
   async put(key: string, body: Readable, _options: { contentType: string; size?: number }): Promise<void> {
     const final = this.pathFor(key);
-    await mkdir(this.partialDir, { recursive: true });
     await mkdir(path.dirname(final), { recursive: true });
-    const partial = path.join(this.partialDir, `${key}.${randomToken(6)}`);
+    const partial = await this.writePartial(key, body);
     try {
-      await pipeline(body, createWriteStream(partial, { flags: "wx" }));
       await rename(partial, final);
     } catch (e) {
       await rm(partial, { force: true });
       throw e;
     }
+  }
+
+  /**
+   * Writes the whole stream to a temporary file of its own, for the PUT route:
+   * concurrent PUTs to one key never see or touch each other's bytes, and
+   * nothing under `key` changes until placeIfAbsent(). Nothing remains when it throws.
+   */
+  async writeTemporary(key: string, body: Readable): Promise<TemporaryObject> {
+    const final = this.pathFor(key);
+    const partial = await this.writePartial(key, body);
+    return {
+      async placeIfAbsent() {
+        try {
+          await mkdir(path.dirname(final), { recursive: true });
+          await link(partial, final);
+          return true;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+          throw e;
+        } finally {
+          await rm(partial, { force: true });
+        }
+      },
+      discard: () => rm(partial, { force: true }),
+    };
+  }
+
+  /** Streams `body` into a fresh file under .partial and returns its path; removes it when the stream fails. */
+  private async writePartial(key: string, body: Readable): Promise<string> {
+    await mkdir(this.partialDir, { recursive: true });
+    const partial = path.join(this.partialDir, `${key}.${randomToken(6)}`);
+    try {
+      await pipeline(body, createWriteStream(partial, { flags: "wx" }));
+      return partial;
+    } catch (e) {
+      await rm(partial, { force: true });
+      throw e;
+    }
+  }
+
+  /**
+   * Removes `.partial` files last modified before `before`: writes that died
+   * with their process. A live write touches its file with every chunk, so only
+   * a writer stalled that long could lose its file (its put then fails).
+   */
+  async removeAbandonedWrites(before: Date, options: { dryRun?: boolean } = {}): Promise<number> {
+    let removed = 0;
+    for (const name of await this.readdirOrEmpty(this.partialDir)) {
+      const file = path.join(this.partialDir, name);
+      let s: Awaited<ReturnType<typeof stat>>;
+      try {
+        s = await stat(file);
+      } catch (e) {
+        if (isEnoent(e)) continue; // placed or discarded meanwhile
+        throw this.unavailable(e);
+      }
+      if (!s.isFile() || s.mtime >= before) continue;
+      if (!options.dryRun) await rm(file, { force: true });
+      removed++;
+    }
+    return removed;
   }
 
   async head(key: string): Promise<BlobHead | null> {

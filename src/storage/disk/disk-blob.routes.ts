@@ -3,10 +3,12 @@
 // conditional requests (If-None-Match, If-Modified-Since, If-Range) against its
 // ETag and Last-Modified, and applies the signed response headers verbatim; PUT
 // accepts exactly the signed content type and length, for a key still awaiting
-// its bytes.
+// its bytes. A PUT never replaces bytes: it streams into a temporary file of its
+// own and is placed under the key only if the upload still awaits bytes at that
+// moment, else refused with 409 UPLOAD_CLOSED (S3's presigned PUT is conditional too).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { MeteredStream } from "../../ingest/metered-stream.ts";
-import { AppError, type ErrorCode } from "../../errors.ts";
+import { AppError, type ErrorCode, errors } from "../../errors.ts";
 import { errorResponses } from "../../http/openapi.ts";
 import { CHECKSUM_SHA256_HEADER, checksumSha256HeaderValue, type ByteRange } from "../blob-store.ts";
 import { DiskBlobStore } from "./disk-blob-store.ts";
@@ -121,6 +123,12 @@ async function serve(store: DiskBlobStore, hooks: DiskDownloadHooks, req: Fastif
 export type DiskUploadHooks = {
   /** True while `key` belongs to an upload still waiting for its bytes. */
   isAwaitingBytes(key: string): Promise<boolean>;
+  /**
+   * Runs `place` (puts a PUT's checked bytes under `key`, unless an object is
+   * already there) only if `key` still awaits its bytes, atomically with that
+   * check. True when the bytes were placed.
+   */
+  placeIfAwaiting(key: string, place: () => Promise<boolean>): Promise<boolean>;
   /** Called once the bytes are stored; verifies and completes the upload (may throw an AppError). */
   completed(key: string): Promise<void>;
 };
@@ -149,19 +157,25 @@ function verifiedPut(store: DiskBlobStore, req: FastifyRequest<{ Params: { key: 
 
 async function accept(store: DiskBlobStore, hooks: DiskUploadHooks, req: FastifyRequest<{ Params: { key: string } }>, reply: FastifyReply) {
   const fields = verifiedPut(store, req);
+  // An early refusal before any byte is read; placing checks again, under the row lock.
   if (!(await hooks.isAwaitingBytes(fields.key))) throw denied("This upload is not waiting for bytes");
   // Content-Length is enforced by Node's parser; the meter is a second guard.
   const meter = new MeteredStream(fields.contentLength, () => new AppError("BAD_USER_INPUT", "The body is longer than the signed Content-Length"));
   meter.on("error", () => req.raw.unpipe(meter));
-  await store.put(fields.key, req.raw.pipe(meter), { contentType: fields.contentType ?? "application/octet-stream" });
-  if (meter.bytes !== fields.contentLength) {
-    await store.delete(fields.key);
-    throw new AppError("BAD_USER_INPUT", "The body is shorter than the signed Content-Length");
-  }
-  // Like S3's BadDigest: the body is refused and the upload stays open for a retry.
-  if (fields.sha256 && meter.sha256() !== fields.sha256.toLowerCase()) {
-    await store.delete(fields.key);
-    throw new AppError("BAD_USER_INPUT", "The body's sha256 differs from the signed checksum", { expected: fields.sha256, received: meter.sha256() });
+  // pipe() does not pass errors on: a client that goes away mid-body must fail the write.
+  req.raw.on("error", (e) => meter.destroy(e));
+  const body = await store.writeTemporary(fields.key, req.raw.pipe(meter));
+  // A refused body only ever removes its own temporary file, never what is under the key.
+  try {
+    if (meter.bytes !== fields.contentLength) throw new AppError("BAD_USER_INPUT", "The body is shorter than the signed Content-Length");
+    // Like S3's BadDigest: the body is refused and the upload stays open for a retry.
+    if (fields.sha256 && meter.sha256() !== fields.sha256.toLowerCase()) {
+      throw new AppError("BAD_USER_INPUT", "The body's sha256 differs from the signed checksum", { expected: fields.sha256, received: meter.sha256() });
+    }
+    // Another PUT or the completion got there first (or the upload went) while this body streamed.
+    if (!(await hooks.placeIfAwaiting(fields.key, () => body.placeIfAbsent()))) throw errors.uploadClosed();
+  } finally {
+    await body.discard();
   }
   await hooks.completed(fields.key);
   return reply.code(200).header("ETag", `"${meter.sha256()}"`).send();
@@ -265,13 +279,13 @@ const PUT_SCHEMA = {
     body: { description: "The file's bytes, with the signed Content-Type and Content-Length", content: { "*/*": { schema: BINARY } } },
     response: {
       200: { description: "Stored (and, on this store, the upload completed)", headers: { ETag: { type: "string", description: "The body's sha256" } } },
-      ...blobErrors("BAD_USER_INPUT", "LIMITS_REACHED", "UNSUPPORTED_MEDIA_TYPE"),
+      ...blobErrors("BAD_USER_INPUT", "UPLOAD_CLOSED", "LIMITS_REACHED", "UNSUPPORTED_MEDIA_TYPE"),
     },
   },
 };
 
-/** Without hooks (store-level tests) every validly signed PUT is accepted and nothing is completed. */
-const STORE_ONLY: DiskUploadHooks = { isAwaitingBytes: async () => true, completed: async () => {} };
+/** Without hooks (store-level tests) every validly signed PUT for a free key is accepted and nothing is completed. */
+const STORE_ONLY: DiskUploadHooks = { isAwaitingBytes: async () => true, placeIfAwaiting: (_key, place) => place(), completed: async () => {} };
 
 export async function registerDiskBlobRoutes(
   app: FastifyInstance,

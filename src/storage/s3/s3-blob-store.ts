@@ -41,6 +41,7 @@ import { contentDisposition } from "../content-disposition.ts";
 import { S3Presigner, type AwsCredentials } from "./s3-presigner.ts";
 
 const PART_SIZE = 8 * 1024 * 1024;
+const IF_NONE_MATCH = "If-None-Match";
 
 // Timeouts (@smithy/node-http-handler 4.14). Its `requestTimeout` is NOT a
 // socket idle timeout any more: it is a wall-clock limit from the start of a
@@ -358,6 +359,15 @@ export class S3BlobStore implements BlobStore {
     } while (continuationToken);
   }
 
+  /**
+   * Nothing to do here: a put() is one multipart upload that S3 never shows as
+   * an object, and one that died with its process is reclaimed by the bucket's
+   * AbortIncompleteMultipartUpload lifecycle rule (README, S3 setup).
+   */
+  async removeAbandonedWrites(): Promise<number> {
+    return 0;
+  }
+
   // A presigned GET can override only the response-* headers S3 knows (content type,
   // disposition, cache control, language, encoding, expires). It cannot add
   // `X-Content-Type-Options: nosniff`, and object metadata cannot either, so unlike
@@ -379,9 +389,19 @@ export class S3BlobStore implements BlobStore {
    * sha256 is given) as headers, so S3 refuses a PUT with another type, size or
    * digest. No checksum is baked in otherwise (the SDK's WHEN_SUPPORTED default
    * would sign the CRC32 of an empty body).
+   *
+   * `If-None-Match: *` is signed too, so the client must send it: S3 then
+   * writes only while the key holds no object (412 PreconditionFailed once it
+   * does, 409 ConditionalRequestConflict for the loser of two concurrent PUTs),
+   * and a late or second PUT can never replace bytes that were verified.
+   * Stores without conditional writes may ignore it (decision 30).
    */
   async presignPut(key: string, options: PresignPutOptions): Promise<UploadRequest> {
-    const headers: Record<string, string> = { "Content-Type": options.contentType, "Content-Length": String(options.size) };
+    const headers: Record<string, string> = {
+      "Content-Type": options.contentType,
+      "Content-Length": String(options.size),
+      [IF_NONE_MATCH]: "*",
+    };
     if (options.sha256 !== undefined) headers[CHECKSUM_SHA256_HEADER] = checksumSha256HeaderValue(options.sha256);
     const url = await this.presign({ method: "PUT", key, expiresInSeconds: options.expiresInSeconds, headers });
     return { method: "PUT", url, headers, expiresAt: new Date(Date.now() + options.expiresInSeconds * 1000) };
