@@ -4,7 +4,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
-import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { GraphQLError } from "graphql";
@@ -17,9 +16,9 @@ import { createErrorHandling, withRequestErrorCode } from "../graphql/errors.ts"
 import { useQueryCostLimit } from "../graphql/query-cost.ts";
 import { schema } from "../graphql/schema.ts";
 import { runWithRequestId } from "../request-context.ts";
+import { lacksCsrfProof, useCsrfPrevention } from "./csrf.ts";
 
-/** Headers that prove a request is not a browser "simple request" (CSRF). */
-export const CSRF_HEADERS = ["x-graphql-yoga-csrf", "apollo-require-preflight", "graphql-preflight"];
+export { CSRF_HEADERS } from "./csrf.ts";
 
 /** What yoga is handed per request: the Fastify exchange over HTTP, the upgrade request over graphql-ws. */
 export type ServerContext = { req: FastifyRequest | IncomingMessage; reply?: FastifyReply; connectionParams?: Record<string, unknown> };
@@ -57,6 +56,8 @@ export function createYogaServer(deps: Deps, liveAccess: LiveAccess) {
     // GraphiQL bundled from npm rather than loaded from a CDN: self-hosted installs may be offline.
     renderGraphiQL,
     landingPage: false,
+    // CORS is http/cors.ts's, for every route family alike: yoga's default reflects any Origin.
+    cors: false,
     // Multipart is handled by graphql-upload-minimal below: yoga's own buffers whole files.
     multipart: false,
     // Yoga would compare the multipart request's Content-Length with 25 MB and refuse
@@ -88,7 +89,7 @@ export function createYogaServer(deps: Deps, liveAccess: LiveAccess) {
       ),
       errorHandling.useErrorCodes(),
       useQueryCostLimit(),
-      withRequestErrorCode(useCSRFPrevention({ requestHeaders: CSRF_HEADERS }), "CSRF_HEADER_MISSING"),
+      withRequestErrorCode(useCsrfPrevention(), "CSRF_HEADER_MISSING"),
       useEndStreamsOnRevocation(liveAccess),
     ],
   });
@@ -108,10 +109,15 @@ export async function registerGraphqlRoute(app: FastifyInstance, yoga: Yoga): Pr
         runWithRequestId(req.id, async () => {
           if (req.headers["content-type"]?.startsWith("multipart/form-data")) {
             // CSRF check first: a multipart form is a "simple request" a browser can forge.
-            if (!CSRF_HEADERS.some((h) => req.headers[h])) {
+            if (lacksCsrfProof((name) => req.headers[name] as string | undefined)) {
               // The same code as yoga's refusal of a GET without one.
               return reply.code(403).send({
-                errors: [{ message: "Multipart requests need a CSRF header (e.g. x-graphql-yoga-csrf)", extensions: { code: "CSRF_HEADER_MISSING" } }],
+                errors: [
+                  {
+                    message: "Multipart requests need an Authorization: Bearer header or a CSRF header (e.g. x-graphql-yoga-csrf)",
+                    extensions: { code: "CSRF_HEADER_MISSING" },
+                  },
+                ],
               });
             }
             try {
