@@ -21,6 +21,7 @@ import {
   type AttachmentSource,
   type AttachmentVariant,
   buildModelInput,
+  CONVERSATION_STARTS_WITH_AGENT,
   type InputAttachment,
   type InputMessage,
   MAX_CONCURRENT_FETCHES,
@@ -209,13 +210,18 @@ describe("model input: rules", () => {
     expect(utf8Prefix("😀x", 4)).toBe("😀");
   });
 
-  it("Anthropic: turns alternate, SYSTEM goes to the top-level system, and assistant text ends without whitespace", async () => {
+  it("Anthropic: turns alternate and start with the user, SYSTEM goes to the top-level system", async () => {
     const { source } = fixtureSource();
     const out = await toAnthropicMessages(conversation, source, { vision: false, imageDelivery: "URL", upToSeq: UP_TO_SEQ });
     expect(out.system).toEqual([{ type: "text", text: "You are Ledger, the bookkeeping agent of the Finance space." }]);
     expect(out.messages.map((m) => m.role)).toEqual(["user", "assistant", "user"]);
     const noSystem = await toAnthropicMessages([conversation[3]!], source, { vision: false, imageDelivery: "URL" });
-    expect(noSystem).toEqual({ messages: [{ role: "assistant", content: "The invoice totals 1,250.00 EUR." }] });
+    expect(noSystem).toEqual({
+      messages: [
+        { role: "user", content: CONVERSATION_STARTS_WITH_AGENT },
+        { role: "assistant", content: "The invoice totals 1,250.00 EUR." },
+      ],
+    });
   });
 
   it("labels authors only when several people wrote, unless told", async () => {

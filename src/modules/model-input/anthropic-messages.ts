@@ -2,7 +2,8 @@
 // assignability to MessageCreateParams. SYSTEM messages become top-level
 // `system` text blocks (in seq order); user and assistant turns must alternate,
 // so consecutive messages of one role are merged into one turn whose content is
-// their blocks in order. Images: `image` with a url or base64 source; PDFs given
+// their blocks in order, and the first turn must be the user's (a short note is
+// put first when the conversation starts with the agent). Images: `image` with a url or base64 source; PDFs given
 // natively: `document` with a url or base64 PDF source, titled with the filename.
 import { assemble, type AttachmentSource, type InputMessage, type ModelImageType, type ModelInputOptions, type NeutralPart } from "./assemble.ts";
 
@@ -22,6 +23,9 @@ export type AnthropicMessage = { role: "user"; content: string | AnthropicBlock[
 /** Spreads into a messages.create body: `{ model, max_tokens, ...input }`. `system` is absent when there is none. */
 export type AnthropicMessagesInput = { system?: AnthropicTextBlock[]; messages: AnthropicMessage[] };
 
+/** The user turn put before a conversation that starts with an agent's message. */
+export const CONVERSATION_STARTS_WITH_AGENT = "[The conversation starts with a message of the agent.]";
+
 export async function toAnthropicMessages(
   messages: readonly InputMessage[],
   source: AttachmentSource,
@@ -40,6 +44,8 @@ export async function toAnthropicMessages(
     if (last?.role === m.role) last.blocks.push(...blocks);
     else turns.push({ role: m.role, blocks });
   }
+  // The API refuses a first turn of the assistant (an agent's greeting, or history cut by upToSeq's caller).
+  if (turns[0]?.role === "assistant") turns.unshift({ role: "user", blocks: [{ type: "text", text: CONVERSATION_STARTS_WITH_AGENT }] });
   const out: AnthropicMessagesInput = {
     messages: turns.map((t): AnthropicMessage => {
       const only = t.blocks.length === 1 ? t.blocks[0] : undefined;

@@ -17,7 +17,7 @@ import { type OpenAIResponsesInput, toOpenAIResponses } from "./openai-responses
 
 export * from "./assemble.ts";
 export * from "./image-size.ts";
-export type { AnthropicMessagesInput } from "./anthropic-messages.ts";
+export { type AnthropicMessagesInput, CONVERSATION_STARTS_WITH_AGENT } from "./anthropic-messages.ts";
 export type { OpenAIChatInput } from "./openai-chat.ts";
 export type { OpenAIResponsesInput } from "./openai-responses.ts";
 export { toAnthropicMessages, toOpenAIChat, toOpenAIResponses };
