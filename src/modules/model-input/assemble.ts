@@ -329,13 +329,15 @@ function limitConcurrency(source: AttachmentSource, limit: number): AttachmentSo
   let active = 0;
   const waiting: (() => void)[] = [];
   const run = async <T>(fn: () => Promise<T> | T): Promise<T> => {
-    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
+    // A finished call hands its slot straight to the next waiter, so a newcomer cannot slip in between.
+    if (active < limit) active++;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
     try {
       return await fn();
     } finally {
-      active--;
-      waiting.shift()?.();
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
     }
   };
   return {
