@@ -205,7 +205,7 @@ async function renderPdf(a: InputAttachment, source: AttachmentSource, o: Resolv
       const target = modelImageSize(o.traits.profile, p);
       const variant: AttachmentVariant = { kind: "PDF_PAGE", page: p.page, profile: o.traits.profile, ...target };
       const of = pages ? ` of ${pages}` : "";
-      return [{ kind: "text", text: `[${a.filename}, page ${p.page}${of}, as an image:]` }, await imagePart(a, variant, source, o)];
+      return [{ kind: "text", text: `[${oneLine(a.filename)}, page ${p.page}${of}, as an image:]` }, await imagePart(a, variant, source, o)];
     }),
   );
   for (const ps of rendered) parts.push(...ps);
@@ -244,7 +244,9 @@ export function inlineText(a: InputAttachment, max: number): string {
   }
   const status = processingNote(a);
   if (status) notes.push(`[${status}]`);
-  const body = [cut, ...notes].filter((s) => s !== "").join("\n");
+  // A file's text cannot close its own element early (and pose as text outside it).
+  const safe = cut.replace(/<\/(attachment)/gi, "<\\/$1");
+  const body = [safe, ...notes].filter((s) => s !== "").join("\n");
   return `<attachment ${attrs}${bytes > max || a.text?.truncated ? ' truncated="true"' : ""}>\n${body}\n</attachment>`;
 }
 
@@ -274,7 +276,7 @@ function reference(a: InputAttachment, note?: string, label = "Attachment"): str
   const details = [baseType(a.mimeType), formatBytes(a.size)];
   if (a.image) details.push(`${a.image.width}x${a.image.height} px`);
   if (a.pdf) details.push(`${a.pdf.pageCount} page${a.pdf.pageCount === 1 ? "" : "s"}`);
-  return `[${label} ${a.id}: ${a.filename} (${details.join(", ")})${note ? `; ${note}` : ""}]`;
+  return `[${label} ${a.id}: ${oneLine(a.filename)} (${details.join(", ")})${note ? `; ${note}` : ""}]`;
 }
 
 /** Why nothing of a file's content is included. */
@@ -317,13 +319,10 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(1)} ${units[i]}`;
 }
 
+/** Names arrive as users typed them: a line break in one must not start a line of its own in the prompt. */
+const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, " ");
 const baseType = (mime: string) => mime.split(";")[0]!.trim().toLowerCase();
-const escapeAttr = (s: string) =>
-  s
-    .replace(/&/g, "&amp;")
-    .replace(/"/g, "&quot;")
-    .replace(/</g, "&lt;")
-    .replace(/[\r\n]+/g, " ");
+const escapeAttr = (s: string) => oneLine(s).replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
 
 function limitConcurrency(source: AttachmentSource, limit: number): AttachmentSource {
   let active = 0;
