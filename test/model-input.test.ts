@@ -190,6 +190,11 @@ describe("model input: rules", () => {
     const out = await toOpenAIChat([msg({ seq: 1, role: "USER", text: "", attachments: [long] })], source, { vision: true, imageDelivery: "URL" });
     expect(calls).toEqual([1, 2, 3, 4, 5].map((p) => `url att_pdf page-${p}-OPENAI-768x1086`));
     expect(JSON.stringify(out)).toContain("[invoice.pdf, page 5 of 40, as an image:]");
+    const scan = att({ ...pdf, text: undefined });
+    const text = await toOpenAIChat([msg({ seq: 1, role: "USER", text: "", attachments: [scan] })], source, { vision: false, imageDelivery: "URL" });
+    expect(text.messages).toEqual([
+      { role: "user", content: "[PDF attachment att_pdf: invoice.pdf (application/pdf, 86.3 KiB, 3 pages); no text could be extracted (a scan?)]" },
+    ]);
   });
 
   it("modelImageSize never enlarges and keeps within the bounds", () => {

@@ -197,7 +197,8 @@ async function renderPdf(a: InputAttachment, source: AttachmentSource, o: Resolv
       { kind: "document", filename: a.filename, source: src },
     ];
   }
-  const parts: NeutralPart[] = [{ kind: "text", text: a.text ? inlineText(a, o.maxInlineTextBytes) : reference(a, notIncludedReason(a), "PDF attachment") }];
+  const noText = processingNote(a) ?? "no text could be extracted (a scan?)";
+  const parts: NeutralPart[] = [{ kind: "text", text: a.text ? inlineText(a, o.maxInlineTextBytes) : reference(a, noText, "PDF attachment") }];
   if (!(rich && o.vision)) return parts;
   const images = [...(a.pdf?.pageImages ?? [])].sort((x, y) => x.page - y.page).slice(0, MAX_PDF_PAGE_IMAGES);
   const rendered = await Promise.all(
