@@ -9,13 +9,14 @@
 // will implement it over the blob service): URLs are fixed strings and bytes a
 // label of the variant, so the JSON shows exactly which variant was asked for.
 // The real variant bytes are tested below through sharp.
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import type Anthropic from "@anthropic-ai/sdk";
 import type OpenAI from "openai";
 import sharp from "sharp";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type AnthropicMessagesInput,
   type AttachmentSource,
@@ -34,7 +35,7 @@ import {
   toOpenAIChat,
   utf8Prefix,
 } from "../src/modules/model-input/model-input.ts";
-import { modelImageBuffer } from "../src/processing/model-image.ts";
+import { modelImageFromStream } from "../src/processing/model-image.ts";
 
 const FIXTURES = path.join(import.meta.dirname, "fixtures", "model-input");
 const UPDATE = process.env.UPDATE_MODEL_INPUT_FIXTURES === "1";
@@ -296,6 +297,14 @@ describe("model input: rules", () => {
 });
 
 describe("model image variants through sharp", () => {
+  let tmpDir: string;
+  beforeAll(async () => {
+    tmpDir = await mkdtemp(path.join(os.tmpdir(), "cabinet-model-input-test-"));
+  });
+  afterAll(async () => {
+    await rm(tmpDir, { recursive: true, force: true });
+  });
+
   it("streams an image to the provider's size, as WebP, and base64 delivery carries exactly those bytes", async () => {
     const source = await sharp({ create: { width: 3000, height: 2000, channels: 3, background: "#3366cc" } })
       .png()
@@ -305,7 +314,7 @@ describe("model image variants through sharp", () => {
       signedUrl: () => "",
       async readBytes(a, v) {
         if (v.kind !== "IMAGE" || !a.image) throw new Error("unexpected variant");
-        const out = await modelImageBuffer(Readable.from([source]), v.profile, { source: a.image });
+        const out = await modelImageFromStream(Readable.from([source]), v.profile, { source: a.image, tmpDir });
         expect(out.size).toEqual({ width: v.width, height: v.height });
         return out;
       },
@@ -326,13 +335,45 @@ describe("model image variants through sharp", () => {
     }
   });
 
-  it("fails with the source's error when the input stream breaks", async () => {
+  it("applies EXIF orientation and encodes JPEG or PNG on request", async () => {
+    // Stored 2000x3000, top half red, bottom half blue, orientation 6 (turn 90° clockwise to view):
+    // displayed (and recorded by processing) as 3000x2000 with blue on the left, red on the right.
+    const blue = await sharp({ create: { width: 2000, height: 1500, channels: 3, background: "#0000ff" } })
+      .png()
+      .toBuffer();
+    const rotated = await sharp({ create: { width: 2000, height: 3000, channels: 3, background: "#ff0000" } })
+      .composite([{ input: blue, top: 1500, left: 0 }])
+      .jpeg()
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
+    for (const format of ["image/jpeg", "image/png"] as const) {
+      const out = await modelImageFromStream(Readable.from([rotated]), "ANTHROPIC", { source: { width: 3000, height: 2000 }, format, tmpDir });
+      const meta = await sharp(out.data).metadata();
+      expect({ mimeType: out.mimeType, format: meta.format, width: meta.width, height: meta.height, orientation: meta.orientation }).toEqual({
+        mimeType: format,
+        format: format === "image/jpeg" ? "jpeg" : "png",
+        width: 1568,
+        height: 1045,
+        orientation: undefined,
+      });
+      const { data, info } = await sharp(out.data).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const rgb = (x: number, y: number) => [...data.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3)];
+      const [left, right] = [rgb(200, 520), rgb(1368, 520)];
+      expect(left[2]! > 200 && left[0]! < 60 && right[0]! > 200 && right[2]! < 60, `left ${left}, right ${right}`).toBe(true);
+    }
+  });
+
+  it("fails with the source's error when the input stream breaks, and leaves no spool file either way", async () => {
     const broken = new Readable({
       read() {
         this.destroy(new Error("store connection reset"));
       },
     });
-    await expect(modelImageBuffer(broken, "OPENAI", { source: { width: 100, height: 100 } })).rejects.toThrow("store connection reset");
+    await expect(modelImageFromStream(broken, "OPENAI", { source: { width: 100, height: 100 }, tmpDir })).rejects.toThrow("store connection reset");
+    await expect(
+      modelImageFromStream(Readable.from([Buffer.from("not an image")]), "OPENAI", { source: { width: 100, height: 100 }, tmpDir }),
+    ).rejects.toThrow();
+    expect(await readdir(tmpDir)).toEqual([]);
   });
 });
 
