@@ -152,6 +152,7 @@ describe("model input: exact JSON of the fixture conversation", () => {
           // Without vision nothing is signed or read; expired attachments are never asked for.
           if (!vision) expect(calls).toEqual([]);
           expect(calls.some((c) => c.includes("att_old"))).toBe(false);
+          expect(conversation.map((m) => m.seq)).toEqual([3, 1, 2, 4, 5, 6, 7, 8, 9]); // the input is not reordered in place
           const text = JSON.stringify(out);
           for (const gone of ["ignore this", "Streaming", "after the turn", "secret.png"]) expect(text).not.toContain(gone);
         });
