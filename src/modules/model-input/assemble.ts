@@ -47,8 +47,9 @@ export type InputMessage = {
 
 /**
  * Which bytes of an attachment are wanted. IMAGE and PDF_PAGE carry the target size for the
- * provider (modelImageSize); when it equals the source size the original image may be served.
- * ORIGINAL is the file as uploaded (a PDF given natively).
+ * provider (modelImageSize); when it equals the source size the original image may be served,
+ * if its type is one of MODEL_IMAGE_TYPES (and, for OpenAI, not an animated GIF); otherwise the
+ * caller re-encodes (processing/model-image.ts). ORIGINAL is the file as uploaded (a PDF given natively).
  */
 export type AttachmentVariant =
   | { kind: "IMAGE"; profile: ImageProfile; width: number; height: number }
