@@ -8,6 +8,7 @@
 // - ```graphql: each operation of the block is sent with the token; none may
 //   answer an error.
 // - ```js: run with node as an ES module, TOKEN and SPACE in its environment.
+// - ```json: a sample of an answer; it must parse.
 // The only substitutions are the documented placeholders: `spc_…` (a space id)
 // and the server address `http://localhost:4000` (the test server's own).
 // A block preceded by `<!-- not run: reason -->` is skipped; that list is short
@@ -106,7 +107,7 @@ describe("README examples", () => {
   it("marks only a handful of blocks as not run, each with a reason, and knows every other block's language", () => {
     const notRun = blocks.filter((b) => b.notRun);
     expect(notRun.length).toBeLessThanOrEqual(5);
-    for (const b of blocks.filter((x) => !x.notRun)) expect(["sh", "graphql", "js"], `README.md:${b.line}`).toContain(b.lang);
+    for (const b of blocks.filter((x) => !x.notRun)) expect(["sh", "graphql", "js", "json"], `README.md:${b.line}`).toContain(b.lang);
     expect(blocks.filter((b) => !b.notRun).length).toBeGreaterThanOrEqual(5);
   });
 
@@ -127,6 +128,9 @@ describe("README examples", () => {
         const { stdout } = await run("bash", ["-euo", "pipefail", "-c", code], { cwd, env: env(), maxBuffer: 16 * 1024 * 1024 });
         expect(stdout.trim(), where).not.toBe("");
         expectNoErrorIn(stdout, where);
+      } else if (block.lang === "json") {
+        // A sample of what an operation answers: it must at least be valid JSON.
+        expect(() => JSON.parse(code), where).not.toThrow();
       } else if (block.lang === "js") {
         // Under node_modules/.cache, so the example's imports resolve to the project's packages.
         const dir = path.join(ROOT, "node_modules", ".cache", "readme-examples");
