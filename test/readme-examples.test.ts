@@ -29,7 +29,7 @@ const run = promisify(execFile);
 type Block = { line: number; lang: string; code: string; notRun?: string };
 
 /** The fenced blocks of a Markdown text, with the `<!-- not run: … -->` mark on the line before, if any. */
-export function codeBlocks(markdown: string): Block[] {
+function codeBlocks(markdown: string): Block[] {
   const lines = markdown.split("\n");
   const blocks: Block[] = [];
   for (let i = 0; i < lines.length; i++) {
