@@ -13,6 +13,9 @@ import { removeAbandonedWrites } from "./modules/blob/blob.reconcile.ts";
 import { createBlobService } from "./modules/blob/blob.service.ts";
 import { createEntryService } from "./modules/entry/entry.service.ts";
 import { createGrantService } from "./modules/grant/grant.service.ts";
+import { createConversationService } from "./modules/conversation/conversation.service.ts";
+import { createMessageService } from "./modules/message/message.service.ts";
+import { createRoomService } from "./modules/room/room.service.ts";
 import { createOrganizationService } from "./modules/organization/organization.service.ts";
 import { createSpaceService } from "./modules/space/space.service.ts";
 import { createEventTail, type EventTail } from "./events/event-tail.ts";
@@ -70,6 +73,12 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     abandonAfterSeconds: config.uploads.abandonAfterSeconds,
   });
   const grants = createGrantService({ prisma });
+  const c = config.conversations;
+  const messages = createMessageService({
+    prisma,
+    rateLimits: { post: c.postLimit, delta: c.deltaLimit, windowSeconds: c.rateWindowSeconds },
+    agentChainDepth: c.agentChainDepth,
+  });
   const services = {
     blobs,
     accounts,
@@ -94,10 +103,20 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
       },
     }),
     uploads: createAssetUploadService({ prisma, blobs, presign: config.presign }),
+    rooms: createRoomService({ prisma, dmMaxParticipants: c.dmMaxParticipants }),
+    conversations: createConversationService({ prisma }),
+    messages,
   };
 
   // What the job handlers need (each takes its own part); the compiler checks it is all here.
-  const jobDeps: JobDeps = { prisma, blobStore, blobs, eventRetentionDays: config.events.retentionDays };
+  const jobDeps: JobDeps = {
+    prisma,
+    blobStore,
+    blobs,
+    eventRetentionDays: config.events.retentionDays,
+    messages,
+    streamTimeoutSeconds: c.streamTimeoutSeconds,
+  };
 
   return {
     config,
