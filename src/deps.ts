@@ -14,6 +14,7 @@ import { createBlobService } from "./modules/blob/blob.service.ts";
 import { createEntryService } from "./modules/entry/entry.service.ts";
 import { createGrantService } from "./modules/grant/grant.service.ts";
 import { createConversationService } from "./modules/conversation/conversation.service.ts";
+import { createTypingHub } from "./modules/conversation/typing.ts";
 import { createMessageService } from "./modules/message/message.service.ts";
 import { createRoomService } from "./modules/room/room.service.ts";
 import { createOrganizationService } from "./modules/organization/organization.service.ts";
@@ -62,6 +63,9 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
   });
   await events.start();
   await queue.start();
+  // Typing indicators travel between processes on their own NOTIFY channel (never logged).
+  const typing = createTypingHub({ prisma, databaseUrl: runtime.databaseUrl, log: logger });
+  await typing.start();
 
   const accounts = createAccountService({ prisma });
   // The blob lifecycle, with the owner kinds it hands completed uploads to.
@@ -126,11 +130,13 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     blobStore,
     queue,
     events,
+    typing,
     services,
     /** Starts this process's workers for every job in the registry, and the schedules. */
     startWorkers: (pollingIntervalSeconds?: number) => queue.work(jobDeps, { pollingIntervalSeconds }),
     async close() {
       await queue.stop();
+      await typing.close();
       await events.close();
       await prisma.$disconnect();
     },

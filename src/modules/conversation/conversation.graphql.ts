@@ -1,7 +1,7 @@
 // Conversation type (history keyset-paged by seq, read horizon, unread count),
 // conversation(id), createConversation, markRead, and the conversationEvents
 // and agentEvents subscriptions.
-import { assertRoomRead, loadConversationAccess } from "../../access/room-access.ts";
+import { assertRoomRead, assertRoomWrite, loadConversationAccess } from "../../access/room-access.ts";
 import { errors } from "../../errors.ts";
 import type { StreamItem } from "../../events/event-stream.ts";
 import { builder } from "../../graphql/builder.ts";
@@ -10,6 +10,7 @@ import { MessageRef } from "../message/message.graphql.ts";
 import { registerNodeLoader } from "../node/node-registry.ts";
 import { ConversationEventRef, streamResolve } from "./conversation-event.graphql.ts";
 import { openAgentEvents, openConversationEvents } from "./conversation-streams.ts";
+import { TYPING_TTL_MS, type TypingEvent } from "./typing.ts";
 
 const DEFAULT_PAGE = 50;
 const MAX_PAGE = 200;
@@ -152,7 +153,42 @@ builder.mutationFields((t) => ({
   }),
 }));
 
+const TypingEventRef = builder.objectRef<TypingEvent>("TypingEvent").implement({
+  description: "Someone started typing (typing: true, until expiresAt unless renewed) or stopped (typing: false, the indicator expired).",
+  fields: (t) => ({
+    conversationId: t.exposeID("conversationId"),
+    accountId: t.exposeID("accountId"),
+    typing: t.exposeBoolean("typing"),
+    expiresAt: t.expose("expiresAt", { type: "DateTime", nullable: true }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  setTyping: t.boolean({
+    description: `Shows the caller as typing in the conversation for ${TYPING_TTL_MS / 1000} s (participants with conversations:write). Ephemeral: not in the event log, no replay. A renewal within 2 s is absorbed (false), so calling it on every keystroke is fine.`,
+    args: { conversationId: t.arg.id() },
+    resolve: async (_root, args, ctx) => {
+      const viewer = await ctx.viewer();
+      const access = await loadConversationAccess(ctx.prisma, viewer, args.conversationId);
+      assertRoomWrite(viewer, access, "Conversation");
+      return ctx.deps.typing.send(args.conversationId, viewer.accountId);
+    },
+  }),
+}));
+
 builder.subscriptionFields((t) => ({
+  typing: t.field({
+    type: TypingEventRef,
+    description: "Typing indicators of a conversation, live only (readers of the conversation).",
+    args: { conversationId: t.arg.id() },
+    subscribe: async (_root, args, ctx) => {
+      const viewer = await ctx.viewer();
+      const access = await loadConversationAccess(ctx.prisma, viewer, args.conversationId);
+      assertRoomRead(viewer, access, "Conversation");
+      return ctx.deps.typing.subscribe(args.conversationId);
+    },
+    resolve: (e: TypingEvent) => e,
+  }),
   conversationEvents: t.field({
     type: ConversationEventRef,
     description:
