@@ -180,6 +180,21 @@ const OPS: Op[] = [
       subscribeOnce(token, `subscription($s: ID!) { agentEvents(spaceId: $s) { cursor type } }`, { s: w.space.id }, () => adminPost(x.conversation)),
   },
   {
+    name: "typing",
+    permission: "conversations:read",
+    admin: "allowed",
+    run: (token, x) =>
+      subscribeOnce(token, `subscription($c: ID!) { typing(conversationId: $c) { accountId typing } }`, { c: x.conversation }, () =>
+        gql(`mutation($c: ID!) { setTyping(conversationId: $c) }`, { c: x.conversation }, w.adminToken),
+      ),
+  },
+  {
+    name: "setTyping",
+    permission: "conversations:write",
+    admin: "FORBIDDEN",
+    run: (token, x) => gql(`mutation($c: ID!) { setTyping(conversationId: $c) }`, { c: x.conversation }, token),
+  },
+  {
     name: "markRead",
     permission: "conversations:read",
     admin: "FORBIDDEN",
