@@ -60,7 +60,7 @@ export type BenchEnv = {
 
 type Stoppable = { label: string; stop: () => Promise<unknown> };
 
-async function startEnv(tmpDir: string, stack: Stoppable[]): Promise<BenchEnv> {
+async function startEnv(tmpDir: string, stack: Stoppable[], extraEnv: Record<string, string>): Promise<BenchEnv> {
   const dataDir = path.join(tmpDir, "data");
   // fast: fsync off, synchronous_commit off. Every request pays the same commit,
   // so this only takes disk noise out of the comparisons (and speeds up seeding).
@@ -80,6 +80,7 @@ async function startEnv(tmpDir: string, stack: Stoppable[]): Promise<BenchEnv> {
     PORT: String(port),
     LOG_LEVEL: "silent",
     CABINET_SIGNING_SECRET: signingSecret,
+    ...extraEnv,
   });
   const deps = await createDeps(config, { databaseUrl, signingSecret, publicUrl: url }, { logger: pino({ level: "silent" }) });
   stack.push({ label: "deps", stop: () => deps.close() });
@@ -122,7 +123,11 @@ async function startEnv(tmpDir: string, stack: Stoppable[]): Promise<BenchEnv> {
  * Runs a bench against a fresh environment. `body` fills `summary` (merged into
  * the final JSON line) and returns whether the bench passed; a throw is a failure.
  */
-export async function runBench(name: string, body: (env: BenchEnv, summary: Record<string, unknown>) => Promise<boolean>): Promise<void> {
+export async function runBench(
+  name: string,
+  body: (env: BenchEnv, summary: Record<string, unknown>) => Promise<boolean>,
+  options: { env?: Record<string, string> } = {},
+): Promise<void> {
   const summary: Record<string, unknown> = { bench: name };
   const tmpDir = await mkdtemp(path.join(os.tmpdir(), `cabinet-bench-${name}-`));
   // mkdtemp makes it 0700; as root, postgres runs as the `postgres` user and must reach DATA_DIR/postgres.
@@ -169,7 +174,7 @@ export async function runBench(name: string, body: (env: BenchEnv, summary: Reco
 
   try {
     const t0 = performance.now();
-    const env = await startEnv(tmpDir, stack);
+    const env = await startEnv(tmpDir, stack, options.env ?? {});
     log(`  database + app ready in ${secondsSince(t0).toFixed(1)} s at ${env.url} (tmp ${tmpDir})`);
     if (!(await body(env, summary))) failed = true;
   } catch (e) {

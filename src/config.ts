@@ -253,6 +253,33 @@ const sections = {
     }),
   }),
 
+  conversations: section({
+    postLimit: setting("CONVERSATION_POST_LIMIT", z.coerce.number().int().positive(), {
+      default: 30,
+      description: "Messages one account may post per window (`CONVERSATION_RATE_WINDOW_SECONDS`), across all processes; more answer `RATE_LIMITED`",
+    }),
+    deltaLimit: setting("CONVERSATION_DELTA_LIMIT", z.coerce.number().int().positive(), {
+      default: 600,
+      description: "Streaming deltas (`appendMessageDelta`) one account may send per window",
+    }),
+    rateWindowSeconds: setting("CONVERSATION_RATE_WINDOW_SECONDS", seconds, {
+      default: 10,
+      description: "Length of the posting rate-limit window",
+    }),
+    agentChainDepth: setting("CONVERSATION_AGENT_CHAIN_DEPTH", z.coerce.number().int().positive(), {
+      default: 8,
+      description: "Loop guard: once this many non-user messages follow each other without a user message, further messages trigger no autoRespond participant",
+    }),
+    streamTimeoutSeconds: setting("CONVERSATION_STREAM_TIMEOUT_SECONDS", seconds, {
+      default: 120,
+      description: "A STREAMING message without a delta for this long is completed by a job and marked interrupted",
+    }),
+    dmMaxParticipants: setting("CONVERSATION_DM_MAX_PARTICIPANTS", z.coerce.number().int().min(2), {
+      default: 16,
+      description: "Most distinct accounts a (group) DM room may have",
+    }),
+  }),
+
   workers: section({
     run: setting("RUN_WORKERS", bool, {
       default: true,

@@ -13,6 +13,10 @@ import { removeAbandonedWrites } from "./modules/blob/blob.reconcile.ts";
 import { createBlobService } from "./modules/blob/blob.service.ts";
 import { createEntryService } from "./modules/entry/entry.service.ts";
 import { createGrantService } from "./modules/grant/grant.service.ts";
+import { createConversationService } from "./modules/conversation/conversation.service.ts";
+import { createTypingHub } from "./modules/conversation/typing.ts";
+import { createMessageService } from "./modules/message/message.service.ts";
+import { createRoomService } from "./modules/room/room.service.ts";
 import { createOrganizationService } from "./modules/organization/organization.service.ts";
 import { createSpaceService } from "./modules/space/space.service.ts";
 import { createEventTail, type EventTail } from "./events/event-tail.ts";
@@ -59,6 +63,9 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
   });
   await events.start();
   await queue.start();
+  // Typing indicators travel between processes on their own NOTIFY channel (never logged).
+  const typing = createTypingHub({ prisma, databaseUrl: runtime.databaseUrl, log: logger });
+  await typing.start();
 
   const accounts = createAccountService({ prisma });
   // The blob lifecycle, with the owner kinds it hands completed uploads to.
@@ -70,6 +77,12 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     abandonAfterSeconds: config.uploads.abandonAfterSeconds,
   });
   const grants = createGrantService({ prisma });
+  const c = config.conversations;
+  const messages = createMessageService({
+    prisma,
+    rateLimits: { post: c.postLimit, delta: c.deltaLimit, windowSeconds: c.rateWindowSeconds },
+    agentChainDepth: c.agentChainDepth,
+  });
   const services = {
     blobs,
     accounts,
@@ -94,10 +107,20 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
       },
     }),
     uploads: createAssetUploadService({ prisma, blobs, presign: config.presign }),
+    rooms: createRoomService({ prisma, dmMaxParticipants: c.dmMaxParticipants }),
+    conversations: createConversationService({ prisma }),
+    messages,
   };
 
   // What the job handlers need (each takes its own part); the compiler checks it is all here.
-  const jobDeps: JobDeps = { prisma, blobStore, blobs, eventRetentionDays: config.events.retentionDays };
+  const jobDeps: JobDeps = {
+    prisma,
+    blobStore,
+    blobs,
+    eventRetentionDays: config.events.retentionDays,
+    messages,
+    streamTimeoutSeconds: c.streamTimeoutSeconds,
+  };
 
   return {
     config,
@@ -107,11 +130,13 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     blobStore,
     queue,
     events,
+    typing,
     services,
     /** Starts this process's workers for every job in the registry, and the schedules. */
     startWorkers: (pollingIntervalSeconds?: number) => queue.work(jobDeps, { pollingIntervalSeconds }),
     async close() {
       await queue.stop();
+      await typing.close();
       await events.close();
       await prisma.$disconnect();
     },

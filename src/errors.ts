@@ -32,9 +32,17 @@ export const ERROR_STATUS = {
   QUOTA_BELOW_USAGE: 409,
   LAST_ADMIN: 409,
   UPLOAD_CLOSED: 409,
+  /** A membership change on a DM room, whose participant set is fixed. */
+  ROOM_IS_DIRECT: 409,
+  /** appendMessageDelta or completeMessage on a message that is not STREAMING (any more). */
+  MESSAGE_NOT_STREAMING: 409,
+  /** editMessage on a deleted message. */
+  MESSAGE_DELETED: 409,
   // A subscription cursor older than the retained event log: resuming would skip events.
   CURSOR_EXPIRED: 410,
   LIMITS_REACHED: 413,
+  /** Too many posts (or deltas) by one account in the current window; details.retryAfterSeconds says when to retry. */
+  RATE_LIMITED: 429,
   UNSUPPORTED_MEDIA_TYPE: 415,
   URL_FETCH_FAILED: 502,
   STORAGE_NOT_CONFIGURED: 503,

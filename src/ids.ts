@@ -10,6 +10,9 @@ export const ID_PREFIXES = {
   SpaceGrant: "grt",
   Entry: "ent",
   Blob: "blb",
+  Room: "rom",
+  Conversation: "cnv",
+  Message: "msg",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

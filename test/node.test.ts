@@ -16,7 +16,7 @@ const nodeTypeNames = Object.values(schema.getTypeMap())
 
 describe("the registry is complete", () => {
   it("has a loader for every Node type of the schema", () => {
-    expect(nodeTypeNames).toEqual(["Account", "ApiToken", "Asset", "Folder", "Organization", "Space"]);
+    expect(nodeTypeNames).toEqual(["Account", "ApiToken", "Asset", "Conversation", "Folder", "Message", "Organization", "Room", "Space"]);
     expect(nodeLoaderProblems(schema)).toEqual([]);
     const loaded = [...registeredNodeTypes().values()].flat().sort();
     expect(loaded).toEqual(nodeTypeNames);
@@ -57,8 +57,9 @@ describe("each loader's visibility", () => {
     t = await buildTestApp({ workers: false });
     w = await t.factories.world();
     other = await t.factories.world();
-    // A member of the space with just assets:read, and a second plain account of the organization.
-    member = await t.factories.member(w.org.id, w.space.id, ["assets:read"]);
+    // A member of the space with just assets:read (and conversations:read, as a room's participant),
+    // and a second plain account of the organization.
+    member = await t.factories.member(w.org.id, w.space.id, ["assets:read", "conversations:read"]);
     peer = await t.factories.member(w.org.id, (await t.factories.space(w.org.id)).id, ["assets:read"]);
     const folder = await t.gql<{ createFolder: { id: string } }, unknown>(
       `mutation($s: ID!) { createFolder(input: { spaceId: $s, path: "docs" }) { id } }`,
@@ -66,7 +67,21 @@ describe("each loader's visibility", () => {
       w.adminToken,
     );
     const file = await uploadAsset(t.graphqlUrl, { token: w.adminToken, spaceId: w.space.id, path: "docs/a.txt", body: "a" });
+    const admin = <T>(query: string, variables: Record<string, unknown>) => t.gql<T, unknown>(query, variables, w.adminToken).then((r) => r.data!);
+    const room = await admin<{ createRoom: { id: string } }>(
+      `mutation($s: ID!, $a: ID!) { createRoom(input: { spaceId: $s, participants: [{ accountId: $a }] }) { id } }`,
+      { s: w.space.id, a: member.account.id },
+    );
+    const conversation = await admin<{ createConversation: { id: string } }>(`mutation($r: ID!) { createConversation(input: { roomId: $r }) { id } }`, {
+      r: room.createRoom.id,
+    });
+    const message = await admin<{ postMessage: { id: string } }>(`mutation($c: ID!) { postMessage(input: { conversationId: $c, text: "hi" }) { id } }`, {
+      c: conversation.createConversation.id,
+    });
     ids = {
+      Room: room.createRoom.id,
+      Conversation: conversation.createConversation.id,
+      Message: message.postMessage.id,
       Organization: w.org.id,
       Space: w.space.id,
       Folder: folder.data!.createFolder.id,
@@ -100,7 +115,9 @@ describe("each loader's visibility", () => {
   });
 
   it("hides another account, its tokens and a space without a grant from a non-admin", async () => {
-    for (const id of [ids.Account!, ids.ApiToken!, ids.Space!, ids.Folder!, ids.Asset!]) expect(await typeOf(id, peer.token)).toBeNull();
+    for (const id of [ids.Account!, ids.ApiToken!, ids.Space!, ids.Folder!, ids.Asset!, ids.Room!, ids.Conversation!, ids.Message!]) {
+      expect(await typeOf(id, peer.token)).toBeNull();
+    }
     expect(await typeOf(ids.Organization!, peer.token)).toBe(`Organization:${ids.Organization}`);
   });
 

@@ -6,7 +6,7 @@
 //   environment (DATABASE_URL, DATA_DIR, signing secret) is passed on, as the
 //   CLI needs the server's settings. stdout that is JSON must hold no error.
 // - ```graphql: each operation of the block is sent with the token; none may
-//   answer an error.
+//   answer an error. A subscription must validate against schema.graphql.
 // - ```js: run with node as an ES module, TOKEN and SPACE in its environment.
 // - ```json: a sample of an answer; it must parse.
 // The only substitutions are the documented placeholders: `spc_…` (a space id)
@@ -18,7 +18,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { parse, print } from "graphql";
+import { buildSchema, parse, print, validate } from "graphql";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestApp } from "./harness.ts";
@@ -47,6 +47,7 @@ function codeBlocks(markdown: string): Block[] {
 }
 
 const README = await readFile(path.join(ROOT, "README.md"), "utf8");
+const SCHEMA = buildSchema(await readFile(path.join(ROOT, "schema.graphql"), "utf8"));
 const blocks = codeBlocks(README);
 
 let t: TestApp;
@@ -119,6 +120,12 @@ describe("README examples", () => {
         const document = parse(code);
         expect(document.definitions.length).toBeGreaterThan(0);
         for (const definition of document.definitions) {
+          if (definition.kind === "OperationDefinition" && definition.operation === "subscription") {
+            // A subscription never answers once; it must be valid against the served schema.
+            const single = { kind: document.kind, definitions: [definition] } as const;
+            expect(validate(SCHEMA, single), `${where}: ${print(definition)}`).toEqual([]);
+            continue;
+          }
           const res = await t.gql(print({ kind: document.kind, definitions: [definition] }), {}, token);
           expect(res.errors, `${where}: ${print(definition)}`).toBeUndefined();
           expect(res.data, where).toBeTruthy();

@@ -135,6 +135,7 @@ it("the API process only enqueues; the worker process purges replaced bytes and 
   expect((await sql.query<{ name: string }>(`SELECT name FROM pgboss.schedule ORDER BY name`)).rows.map((r) => r.name)).toEqual([
     "blob.reconcile",
     "event.prune",
+    "message.complete_stale",
     "upload.sweep",
   ]);
   expect(jobsDone(api.stdout())).toEqual([]);

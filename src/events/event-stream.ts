@@ -32,7 +32,8 @@ const REPLAY_PAGE = 200;
 
 export function openEventStream(options: {
   tail: EventTail;
-  topic: Topic;
+  /** One topic, or several (an event on more than one of them is sent once). */
+  topic: Topic | readonly Topic[];
   /** The cursor's id: replay what came after it. Null: live from now. */
   after: bigint | null;
   /** Stored events of the topic with afterId < id <= upTo, in order, at most `limit`. */
@@ -43,10 +44,16 @@ export function openEventStream(options: {
   const done: IteratorReturnResult<undefined> = { done: true, value: undefined };
   const live: StoredEvent[] = [];
   let wake: (() => void) | undefined;
-  const unsubscribe = tail.subscribe(options.topic, (event) => {
+  const push = (event: StoredEvent) => {
     live.push(event);
     wake?.();
-  });
+  };
+  // The tail fans an event out to its topics one after another, synchronously:
+  // events of several topics still arrive here in commit order (duplicates are skipped by id below).
+  const unsubscribers = (Array.isArray(options.topic) ? options.topic : [options.topic]).map((topic) => tail.subscribe(topic, push));
+  const unsubscribe = () => {
+    for (const u of unsubscribers) u();
+  };
   const upTo = tail.position();
   let sent = options.after ?? upTo;
   let replaying = options.after !== null && options.after < upTo;

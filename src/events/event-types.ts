@@ -2,6 +2,8 @@
 // and its payload, and the topics the tail fans it out on. Types are
 // `noun.pastVerb`. Payloads stay small (names and ids, never file contents).
 
+import type { ConversationEventPayloads } from "../modules/conversation/conversation.events.ts";
+
 type EntryFacts = { name: string; kind: "FOLDER" | "FILE"; parentId: string | null };
 
 /** How an UPDATED entry changed. METADATA is reserved: nothing changes an entry's metadata yet. */
@@ -18,7 +20,7 @@ export type EventPayloads = {
   "token.revoked": { accountId: string };
   /** subjectId: the account that lost some (or all) of its permissions on the space. */
   "grant.revoked": { removed: string[] };
-};
+} & ConversationEventPayloads;
 
 export type EventType = keyof EventPayloads;
 
@@ -44,17 +46,31 @@ export const isEventOf = <K extends EventType>(e: StoredEvent, type: K): e is Ev
 
 /**
  * Where the tail delivers an event. A space's topic carries everything that
- * happens in it (its entries, its grants); `tokens` carries revocations.
- * Conversation, room and agent topics join this union when those nouns exist.
+ * happens in it (its entries, its grants, its conversations); `tokens` carries
+ * revocations. Conversation and room events are also delivered on their
+ * conversation's and room's topics, and events about an account's access
+ * (grant.revoked, a participant leaving or changing) on that account's topic,
+ * so a subscriber of one conversation is not handed every event of the space.
  */
-export type Topic = `space:${string}` | "tokens";
+export type Topic = `space:${string}` | "tokens" | `room:${string}` | `conversation:${string}` | `account:${string}`;
 
 export const topics = {
   space: (spaceId: string): Topic => `space:${spaceId}`,
   tokens: "tokens" as Topic,
+  room: (roomId: string): Topic => `room:${roomId}`,
+  conversation: (conversationId: string): Topic => `conversation:${conversationId}`,
+  account: (accountId: string): Topic => `account:${accountId}`,
 };
 
 export function topicsOf(e: StoredEvent): Topic[] {
   if (e.type === "token.revoked") return [topics.tokens];
-  return e.spaceId ? [topics.space(e.spaceId)] : [];
+  if (!e.spaceId) return [];
+  const out: Topic[] = [topics.space(e.spaceId)];
+  if (e.type === "grant.revoked") out.push(topics.account(e.subjectId));
+  const p = e.payload as { roomId?: string; conversationId?: string; accountId?: string };
+  if (p.conversationId) out.push(topics.conversation(p.conversationId));
+  else if (p.roomId) out.push(topics.room(p.roomId));
+  if (e.type === "conversation.created") out.push(topics.room((p as { roomId: string }).roomId));
+  if (e.type.startsWith("room.participant_")) out.push(topics.account(p.accountId!));
+  return out;
 }

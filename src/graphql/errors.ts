@@ -61,8 +61,18 @@ export function appErrorToGraphQL(e: AppError, source?: GraphQLError): GraphQLEr
     path: source?.path,
     // No originalError: yoga logs errors that carry one, and an AppError is an
     // answer to the client, not a fault to page anyone about.
-    extensions: { code, ...(details ? { details } : {}) },
+    extensions: { code, ...(details ? { details } : {}), ...httpOf(e) },
   });
+}
+
+/**
+ * Yoga answers over HTTP with the status and headers of an error's `http`
+ * extension (and leaves the extension out of the body): a rate-limited post
+ * is a 429 with Retry-After, as a REST client would expect.
+ */
+function httpOf(e: AppError): { http?: { status: number; headers: Record<string, string> } } {
+  if (e.code !== "RATE_LIMITED") return {};
+  return { http: { status: 429, headers: { "retry-after": String(e.details?.retryAfterSeconds ?? 1) } } };
 }
 
 type ArmorRejection = (ctx: unknown, error: GraphQLError) => void;

@@ -8,6 +8,9 @@ import "../modules/space/space.graphql.ts";
 import "../modules/entry/entry.graphql.ts";
 import "../modules/asset/asset.graphql.ts";
 import "../modules/grant/grant.graphql.ts";
+import "../modules/room/room.graphql.ts";
+import "../modules/conversation/conversation.graphql.ts";
+import "../modules/message/message.graphql.ts";
 import "../modules/node/node.graphql.ts";
 
 export const schema = builder.toSchema({ sortSchema: true });

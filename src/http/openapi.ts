@@ -78,6 +78,10 @@ const MEANING: Record<ErrorCode, string> = {
   STORAGE_NOT_CONFIGURED: "the blob store refuses this server's configuration",
   STORAGE_UNAVAILABLE: "the blob store is not reachable; retry later",
   INTERNAL_SERVER_ERROR: "unexpected error (logged with the request id)",
+  ROOM_IS_DIRECT: "a DM room's participants are fixed",
+  MESSAGE_NOT_STREAMING: "the message is not streaming (any more)",
+  MESSAGE_DELETED: "the message was deleted",
+  RATE_LIMITED: "too many posts by this account in the current window; retry after details.retryAfterSeconds",
 };
 
 /**
