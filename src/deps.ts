@@ -13,6 +13,8 @@ import { removeAbandonedWrites } from "./modules/blob/blob.reconcile.ts";
 import { createBlobService } from "./modules/blob/blob.service.ts";
 import { createEntryService } from "./modules/entry/entry.service.ts";
 import { createGrantService } from "./modules/grant/grant.service.ts";
+import { createProcessingService } from "./modules/processing/processing.service.ts";
+import { createAnalyzerRegistry } from "./processing/index.ts";
 import { createOrganizationService } from "./modules/organization/organization.service.ts";
 import { createSpaceService } from "./modules/space/space.service.ts";
 import { createEventTail, type EventTail } from "./events/event-tail.ts";
@@ -61,6 +63,8 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
   await queue.start();
 
   const accounts = createAccountService({ prisma });
+  // Processing (decision 47) is enqueued by the blob lifecycle and stores derived blobs through it.
+  let processing: ReturnType<typeof createProcessingService> | undefined;
   // The blob lifecycle, with the owner kinds it hands completed uploads to.
   const blobs = createBlobService({
     prisma,
@@ -68,6 +72,20 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     queue,
     owners: { ENTRY: createAssetBlobOwner() },
     abandonAfterSeconds: config.uploads.abandonAfterSeconds,
+    onReady: async (tx, blob) => {
+      await processing!.enqueue(tx, blob);
+    },
+  });
+  processing = createProcessingService({
+    prisma,
+    blobStore,
+    blobs,
+    queue,
+    registry: createAnalyzerRegistry({
+      storeGps: config.processing.storeGps,
+      ...(config.processing.transcription ? { transcription: { ...config.processing.transcription } } : {}),
+    }),
+    limits: { maxInputPixels: config.processing.maxInputPixels },
   });
   const grants = createGrantService({ prisma });
   const services = {
@@ -94,10 +112,17 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
       },
     }),
     uploads: createAssetUploadService({ prisma, blobs, presign: config.presign }),
+    processing,
   };
 
   // What the job handlers need (each takes its own part); the compiler checks it is all here.
-  const jobDeps: JobDeps = { prisma, blobStore, blobs, eventRetentionDays: config.events.retentionDays };
+  const jobDeps: JobDeps = { prisma, blobStore, blobs, processing, eventRetentionDays: config.events.retentionDays };
+  // Per-pool processing concurrency, from the settings.
+  const concurrency = {
+    "blob.analyze.images": config.processing.imagesConcurrency,
+    "blob.analyze.documents": config.processing.documentsConcurrency,
+    "blob.analyze.media": config.processing.mediaConcurrency,
+  };
 
   return {
     config,
@@ -109,7 +134,7 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     events,
     services,
     /** Starts this process's workers for every job in the registry, and the schedules. */
-    startWorkers: (pollingIntervalSeconds?: number) => queue.work(jobDeps, { pollingIntervalSeconds }),
+    startWorkers: (pollingIntervalSeconds?: number) => queue.work(jobDeps, { pollingIntervalSeconds, concurrency }),
     async close() {
       await queue.stop();
       await events.close();
