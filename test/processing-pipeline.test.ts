@@ -195,6 +195,35 @@ describe("images", () => {
   });
 });
 
+describe("two-stage uploads", () => {
+  it("a pending upload has no steps; its completion queues them in the committing transaction", async () => {
+    const pathId = Buffer.from("big/photo.png").toString("base64url");
+    const png = files["photo.png"]!;
+    const started = await fetch(`${t.url}/api/v1/space/${w.space.id}/storage/${pathId}/upload`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${w.adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ file: { type: "image/png", size: png.length } }),
+    });
+    const { id, uploadRequest } = (await started.json()) as { id: string; uploadRequest: { url: string; headers: Record<string, string> } };
+    expect((await asset(id)).processing).toEqual({ status: "NONE", steps: [] });
+    const put = await fetch(uploadRequest.url, { method: "PUT", headers: uploadRequest.headers, body: new Uint8Array(png) });
+    expect(put.status).toBeLessThan(300);
+    const done = await fetch(`${t.url}/api/v1/space/${w.space.id}/storage/${pathId}/complete`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${w.adminToken}` },
+    });
+    const answer = (await done.json()) as FileAnswer;
+    expect(answer.status).toBe("READY");
+    expect(answer.processing?.steps.map((s) => s.name)).toEqual(["image"]);
+    const a = await settled(id);
+    expect(a.processing.status).toBe("DONE");
+    expect(a.contentMetadata).toMatchObject({ width: 1200, height: 1600 });
+    // One job for the blob, whichever of the PUT route and the client completed it.
+    const jobs = await t.deps.prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM pgboss.job WHERE name = 'blob.analyze.images' AND data->>'blobId' = ${await blobIdOf(id)}`;
+    expect(Number(jobs[0]!.n)).toBe(1);
+  });
+});
+
 describe("documents, audio, video", () => {
   it("a PDF: pages, title, author, a first-page thumbnail, and its text paged by characters", async () => {
     const { id } = await upload("docs/two-pages.pdf", files["two-pages.pdf"]!, "application/pdf");
