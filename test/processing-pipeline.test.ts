@@ -219,7 +219,9 @@ describe("two-stage uploads", () => {
     expect(a.processing.status).toBe("DONE");
     expect(a.contentMetadata).toMatchObject({ width: 1200, height: 1600 });
     // One job for the blob, whichever of the PUT route and the client completed it.
-    const jobs = await t.deps.prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM pgboss.job WHERE name = 'blob.analyze.images' AND data->>'blobId' = ${await blobIdOf(id)}`;
+    const jobs = await t.deps.prisma.$queryRaw<
+      { n: bigint }[]
+    >`SELECT count(*) AS n FROM pgboss.job WHERE name = 'blob.analyze.images' AND data->>'blobId' = ${await blobIdOf(id)}`;
     expect(Number(jobs[0]!.n)).toBe(1);
   });
 });

@@ -87,10 +87,18 @@ export function createProcessingService(deps: {
   const { prisma, blobStore, queue, registry } = deps;
   const limits: AnalyzerLimits = { ...DEFAULT_LIMITS, ...deps.limits };
 
-  /** The asset an event is about: the FILE entry pointing at the blob, else the blob itself. */
+  /**
+   * The asset an event is about: the FILE entry pointing at the blob, else the blob itself; null
+   * when the blob is gone. Locks the blob row (FOR SHARE) first, so a step's transaction and a
+   * delete of the blob (an overwrite, a deleted file: the row, then its steps and texts by
+   * cascade) take their locks in the same order and never deadlock; a step of a deleted blob
+   * then finds nothing and records nothing.
+   */
   async function subjectOf(tx: Tx, blobId: string): Promise<{ spaceId: string; subjectId: string } | null> {
-    const blob = await tx.blob.findUnique({ where: { id: blobId }, select: { spaceId: true, entry: { select: { id: true } } } });
-    return blob ? { spaceId: blob.spaceId, subjectId: blob.entry?.id ?? blobId } : null;
+    const [row] = await tx.$queryRaw<{ space_id: string; entry_id: string | null }[]>`
+      SELECT b.space_id, (SELECT e.id FROM entries e WHERE e.blob_id = b.id) AS entry_id
+        FROM blobs b WHERE b.id = ${blobId} FOR SHARE OF b`;
+    return row ? { spaceId: row.space_id, subjectId: row.entry_id ?? blobId } : null;
   }
 
   function record(tx: Tx, subject: { spaceId: string; subjectId: string }, step: ProcessingStep): void {
