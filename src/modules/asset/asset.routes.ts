@@ -21,7 +21,7 @@ import { joinPath, normalizePath } from "../entry/entry-path.ts";
 import type { AssetUploadService } from "./asset-upload.service.ts";
 import type { AssetService } from "./asset.service.ts";
 import { decodePathId } from "./path-id.ts";
-import { overallStatus } from "../processing/processing.service.ts";
+import { overallStatus, sortSteps } from "../processing/processing.service.ts";
 
 /** What the storage routes use: the services GraphQL uses too. */
 export type AssetRouteDeps = {
@@ -57,7 +57,7 @@ function processingJson(entry: StoredEntry) {
   return {
     processing: {
       status: overallStatus(steps),
-      steps: steps.map((s) => ({ name: s.name, status: s.status, progress: s.progress, error: s.error })),
+      steps: sortSteps(steps).map((s) => ({ name: s.name, status: s.status, progress: s.progress, error: s.error })),
     },
   };
 }

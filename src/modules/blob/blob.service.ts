@@ -400,16 +400,23 @@ export function createBlobService(deps: {
   async function storeDerived(source: Pick<Blob, "id">, files: readonly DerivedInput[], within?: (tx: Tx) => Promise<void>): Promise<boolean> {
     const stored: { file: DerivedInput; key: string; sha256: string }[] = [];
     try {
-      for (const file of files) {
-        const key = newBlobKey();
-        const sha256 = await sha256Of(createReadStream(file.path));
-        await blobStore.put(key, createReadStream(file.path), { contentType: file.contentType, size: file.size });
-        stored.push({ file, key, sha256 });
-      }
+      // In parallel: a thumbnail set is a few small files, and each put is a round trip (S3) or a file (disk).
+      const puts = await Promise.allSettled(
+        files.map(async (file) => {
+          const key = newBlobKey();
+          const [sha256] = await Promise.all([
+            sha256Of(createReadStream(file.path)),
+            blobStore.put(key, createReadStream(file.path), { contentType: file.contentType, size: file.size }),
+          ]);
+          stored.push({ file, key, sha256 });
+        }),
+      );
+      const failedPut = puts.find((p) => p.status === "rejected");
+      if (failedPut) throw failedPut.reason;
       const kept = await transaction(async (tx) => {
-        const [src] = await tx.$queryRaw<Blob[]>`SELECT id FROM blobs WHERE id = ${source.id} AND status = 'READY' FOR UPDATE`;
-        if (!src) return false;
-        const full = await tx.blob.findUniqueOrThrow({ where: { id: source.id } });
+        const [full] = await tx.$queryRaw<{ organizationId: string; spaceId: string }[]>`
+          SELECT organization_id AS "organizationId", space_id AS "spaceId" FROM blobs WHERE id = ${source.id} AND status = 'READY' FOR UPDATE`;
+        if (!full) return false;
         const old = await tx.blob.findMany({ where: { sourceBlobId: source.id, role: { in: stored.map((s) => s.file.role) } } });
         if (old.length) {
           await tx.blob.deleteMany({ where: { id: { in: old.map((o) => o.id) } } });

@@ -19,7 +19,7 @@ import type {
 } from "../../processing/index.ts";
 import { presignLifetime } from "../../storage/blob-store.ts";
 import { AssetRef } from "../asset/asset.graphql.ts";
-import { overallStatus, type ProcessingStatus, type StepStatus } from "./processing.service.ts";
+import { overallStatus, type ProcessingStatus, sortSteps, type StepStatus } from "./processing.service.ts";
 import { openAssetProcessingEvents } from "./processing-events.ts";
 
 type StepShape = {
@@ -200,7 +200,7 @@ builder.prismaObjectFields(AssetRef, (t) => ({
     description: "What processing (thumbnails, metadata, text, transcription) did with the current bytes.",
     select: { blob: { select: STEPS_SELECT } },
     resolve: (e) => {
-      const steps = e.blob?.processingSteps ?? [];
+      const steps = sortSteps(e.blob?.processingSteps ?? []);
       return { status: overallStatus(steps), steps };
     },
   }),

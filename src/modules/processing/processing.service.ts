@@ -47,11 +47,18 @@ export const analyzeJobName = (kind: AnalyzerKind) => `blob.analyze.${kind}` as 
 /** Transcripts are capped like extracted text; their segment list too. */
 export const MAX_TRANSCRIPT_SEGMENTS = 20_000;
 
-/** A RUNNING step's progress is recorded (row + event) when it moved this much, or reached 1. */
+/** A RUNNING step's progress is recorded (row + event) when it moved this much since the last record, */
 const PROGRESS_STEP = 0.1;
+/** and at least this long after it. */
+const PROGRESS_INTERVAL_MS = 250;
 
 export type StepStatus = ProcessingStep["status"];
 export type ProcessingStatus = "NONE" | "QUEUED" | "RUNNING" | "DONE" | "FAILED";
+
+/** Steps are shown in the order they run: the analyzer registry's (src/processing/registry.ts). */
+const STEP_ORDER = ["image", "pdf", "docx", "text", "audio", "video", "transcription"];
+export const sortSteps = <S extends { name: string }>(steps: readonly S[]): S[] =>
+  [...steps].sort((a, b) => STEP_ORDER.indexOf(a.name) - STEP_ORDER.indexOf(b.name) || a.name.localeCompare(b.name));
 
 /** One status for a blob's steps: NONE without steps; RUNNING/QUEUED while any is; FAILED when any failed; else DONE. */
 export function overallStatus(steps: readonly { status: StepStatus }[]): ProcessingStatus {
@@ -135,10 +142,9 @@ export function createProcessingService(deps: {
     return transactionWithEvents(prisma, async (tx) => {
       const subject = await subjectOf(tx, blobId);
       if (!subject) return null;
-      const { count } = await tx.processingStep.updateMany({ where: { blobId, name }, data: data as never });
-      if (count === 0) return null;
       await within?.(tx);
-      const row = await tx.processingStep.findUniqueOrThrow({ where: { blobId_name: { blobId, name } } });
+      const [row] = await tx.processingStep.updateManyAndReturn({ where: { blobId, name }, data: data as never });
+      if (!row) return null;
       record(tx, subject, row);
       return row;
     });
@@ -186,8 +192,8 @@ export function createProcessingService(deps: {
       await deps.blobs.storeDerived(blob, output.files, async (tx) => {
         await done(tx);
         const subject = await subjectOf(tx, blob.id);
-        const { count } = await tx.processingStep.updateMany({ where: { blobId: blob.id, name: step }, data: finished });
-        if (subject && count) record(tx, subject, await tx.processingStep.findUniqueOrThrow({ where: { blobId_name: { blobId: blob.id, name: step } } }));
+        const [row] = await tx.processingStep.updateManyAndReturn({ where: { blobId: blob.id, name: step }, data: finished });
+        if (subject && row) record(tx, subject, row);
       });
     } else {
       await updateStep(blob.id, step, finished, done);
@@ -208,41 +214,57 @@ export function createProcessingService(deps: {
 
     const dir = await mkdtemp(path.join(os.tmpdir(), "cabinet-analyze-"));
     const recorded = new Map<string, number>();
+    const recordedAt = new Map<string, number>();
     let retry: string | undefined;
     const failed: string[] = [];
     try {
       const inputPath = path.join(dir, "input");
       await pipeline(await blobStore.getStream(blob.key), createWriteStream(inputPath));
+      // Writes go one after another, in the order of the events. RUNNING and progress are not waited
+      // for (the decode overlaps their transaction); a step's end waits for everything before it,
+      // and a failed write fails it there (the job is retried).
+      let writes: Promise<unknown> = Promise.resolve();
+      const write = (fn: () => Promise<unknown>) => {
+        writes = writes.then(fn);
+        writes.catch(() => {});
+        return writes;
+      };
       const onStep = async (e: StepEvent) => {
         switch (e.state) {
           case "QUEUED":
             // Already QUEUED since enqueue(); a retry after a failure starts over.
             if (open.get(e.step)?.status !== "QUEUED")
-              await updateStep(blobId, e.step, { status: "QUEUED", progress: null, error: null, errorCode: null, startedAt: null, finishedAt: null });
+              await write(() =>
+                updateStep(blobId, e.step, { status: "QUEUED", progress: null, error: null, errorCode: null, startedAt: null, finishedAt: null }),
+              );
             return;
           case "RUNNING": {
             const p = e.progress ?? 0;
             if (p === 0) {
               recorded.set(e.step, 0);
-              await updateStep(blobId, e.step, { status: "RUNNING", progress: 0, startedAt: new Date(), attempts: { increment: 1 } });
+              recordedAt.set(e.step, performance.now());
+              void write(() => updateStep(blobId, e.step, { status: "RUNNING", progress: 0, startedAt: new Date(), attempts: { increment: 1 } }));
               return;
             }
+            // DONE follows 1 at once; small moves and quick steps are not worth a transaction each.
             const last = recorded.get(e.step) ?? 0;
-            if (p - last < PROGRESS_STEP && !(p === 1 && last < 1)) return;
+            const lastAt = recordedAt.get(e.step) ?? 0;
+            if (p >= 1 || p - last < PROGRESS_STEP || performance.now() - lastAt < PROGRESS_INTERVAL_MS) return;
             recorded.set(e.step, p);
-            await updateStep(blobId, e.step, { progress: p });
+            recordedAt.set(e.step, performance.now());
+            void write(() => updateStep(blobId, e.step, { progress: p }));
             return;
           }
           case "DONE":
-            await storeOutput(blob, e.step, e.output!);
+            await write(() => storeOutput(blob, e.step, e.output!));
             return;
           case "SKIPPED":
-            await updateStep(blobId, e.step, { status: "SKIPPED", progress: null, error: e.reason ?? null, finishedAt: new Date() });
+            await write(() => updateStep(blobId, e.step, { status: "SKIPPED", progress: null, error: e.reason ?? null, finishedAt: new Date() }));
             return;
           case "FAILED":
             failed.push(e.step);
             if (e.retryable) retry ??= `${e.step}: ${e.reason}`;
-            await updateStep(blobId, e.step, { status: "FAILED", error: e.reason ?? "failed", errorCode: e.code ?? null, finishedAt: new Date() });
+            await write(() => updateStep(blobId, e.step, { status: "FAILED", error: e.reason ?? "failed", errorCode: e.code ?? null, finishedAt: new Date() }));
             return;
         }
       };
@@ -251,6 +273,7 @@ export function createProcessingService(deps: {
         { inputPath, workDir: path.join(dir, "work"), limits, timeouts: deps.timeouts, signal, onStep },
         analyzers,
       );
+      await writes;
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
