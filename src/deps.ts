@@ -133,6 +133,8 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     queue,
     events,
     services,
+    /** Workers per job name where a setting overrides the spec (the processing pools). */
+    workerConcurrency: concurrency as Partial<Record<string, number>>,
     /** Starts this process's workers for every job in the registry, and the schedules. */
     startWorkers: (pollingIntervalSeconds?: number) => queue.work(jobDeps, { pollingIntervalSeconds, concurrency }),
     async close() {
