@@ -20,6 +20,9 @@ Commands:
   reconcile [--dry-run] [--min-age <seconds>]              delete objects with no row, mark rows with no object FAILED;
                                                            prints a JSON report (--dry-run changes nothing)
   orphans ...                                              the same as reconcile (its former name)
+  reprocess [--missing] [--space <space_id>]               queue processing for files that have no steps (uploaded before
+                                                           processing existed) and, without --missing, for failed steps;
+                                                           prints { missing, failed } as JSON (workers do the work)
 `;
 
 async function main(argv: string[]) {
@@ -34,6 +37,8 @@ async function main(argv: string[]) {
       "max-file-size": { type: "string" },
       "dry-run": { type: "boolean", default: false },
       "min-age": { type: "string" },
+      missing: { type: "boolean", default: false },
+      space: { type: "string" },
     },
   });
   if (!command || command === "help" || command === "--help") {
@@ -108,6 +113,11 @@ async function main(argv: string[]) {
           minAgeSeconds: values["min-age"] ? Number(values["min-age"]) : ORPHAN_MIN_AGE_SECONDS,
         });
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        break;
+      }
+      case "reprocess": {
+        const queued = await deps.services.processing.backfill({ missingOnly: values.missing, ...(values.space ? { spaceId: values.space } : {}) });
+        process.stdout.write(`${JSON.stringify(queued)}\n`);
         break;
       }
       default:

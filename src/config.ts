@@ -288,6 +288,50 @@ const sections = {
     }),
   }),
 
+  processing: section(
+    {
+      imagesConcurrency: setting("PROCESSING_IMAGES_CONCURRENCY", z.coerce.number().int().min(1).max(64), {
+        default: 2,
+        description: "Image analyses (thumbnails, metadata) one worker process runs at once",
+      }),
+      documentsConcurrency: setting("PROCESSING_DOCUMENTS_CONCURRENCY", z.coerce.number().int().min(1).max(64), {
+        default: 2,
+        description: "Document analyses (PDF, DOCX, text, CSV, JSON) one worker process runs at once",
+      }),
+      mediaConcurrency: setting("PROCESSING_MEDIA_CONCURRENCY", z.coerce.number().int().min(1).max(64), {
+        default: 1,
+        description: "Audio and video analyses (ffprobe, ffmpeg, transcription) one worker process runs at once",
+      }),
+      maxInputPixels: setting("PROCESSING_MAX_INPUT_PIXELS", z.coerce.number().int().positive(), {
+        default: 268_402_689,
+        description: "Largest image (width × height) processing decodes; larger ones (decompression bombs) end FAILED. sharp's default",
+      }),
+      storeGps: setting("PROCESSING_STORE_GPS", bool, {
+        default: false,
+        description: "Keep the GPS position of photos' EXIF in their metadata (off: location never stored)",
+      }),
+      transcriptionUrl: setting("TRANSCRIPTION_URL", z.string().url(), {
+        documentedDefault: "*(off: the step is SKIPPED)*",
+        description:
+          "Base URL (with `/v1`) of an OpenAI-compatible `/audio/transcriptions` endpoint (OpenAI, Groq, a local whisper server); audio and the sound of videos are transcribed",
+      }),
+      transcriptionApiKey: setting("TRANSCRIPTION_API_KEY", z.string(), {
+        documentedDefault: "*(none)*",
+        description: "Bearer key for `TRANSCRIPTION_URL`",
+      }),
+      transcriptionModel: setting("TRANSCRIPTION_MODEL", z.string().min(1), {
+        default: "whisper-1",
+        description: "Model name sent to the transcription endpoint",
+      }),
+    },
+    ({ transcriptionUrl, transcriptionApiKey, transcriptionModel, ...v }) => ({
+      ...v,
+      transcription: transcriptionUrl
+        ? { url: transcriptionUrl, model: transcriptionModel, ...(transcriptionApiKey ? { apiKey: transcriptionApiKey } : {}) }
+        : undefined,
+    }),
+  ),
+
   log: section({
     level: setting("LOG_LEVEL", z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]), {
       default: "info",

@@ -17,6 +17,8 @@ import { createConversationService } from "./modules/conversation/conversation.s
 import { createTypingHub } from "./modules/conversation/typing.ts";
 import { createMessageService } from "./modules/message/message.service.ts";
 import { createRoomService } from "./modules/room/room.service.ts";
+import { createProcessingService } from "./modules/processing/processing.service.ts";
+import { createAnalyzerRegistry } from "./processing/index.ts";
 import { createOrganizationService } from "./modules/organization/organization.service.ts";
 import { createSpaceService } from "./modules/space/space.service.ts";
 import { createEventTail, type EventTail } from "./events/event-tail.ts";
@@ -68,6 +70,8 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
   await typing.start();
 
   const accounts = createAccountService({ prisma });
+  // Processing (decision 47) is enqueued by the blob lifecycle and stores derived blobs through it.
+  let processing: ReturnType<typeof createProcessingService> | undefined;
   // The blob lifecycle, with the owner kinds it hands completed uploads to.
   const blobs = createBlobService({
     prisma,
@@ -75,6 +79,20 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     queue,
     owners: { ENTRY: createAssetBlobOwner() },
     abandonAfterSeconds: config.uploads.abandonAfterSeconds,
+    onReady: async (tx, blob) => {
+      await processing!.enqueue(tx, blob);
+    },
+  });
+  processing = createProcessingService({
+    prisma,
+    blobStore,
+    blobs,
+    queue,
+    registry: createAnalyzerRegistry({
+      storeGps: config.processing.storeGps,
+      ...(config.processing.transcription ? { transcription: { ...config.processing.transcription } } : {}),
+    }),
+    limits: { maxInputPixels: config.processing.maxInputPixels },
   });
   const grants = createGrantService({ prisma });
   const c = config.conversations;
@@ -110,6 +128,7 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     rooms: createRoomService({ prisma, dmMaxParticipants: c.dmMaxParticipants }),
     conversations: createConversationService({ prisma }),
     messages,
+    processing,
   };
 
   // What the job handlers need (each takes its own part); the compiler checks it is all here.
@@ -117,9 +136,16 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     prisma,
     blobStore,
     blobs,
+    processing,
     eventRetentionDays: config.events.retentionDays,
     messages,
     streamTimeoutSeconds: c.streamTimeoutSeconds,
+  };
+  // Per-pool processing concurrency, from the settings.
+  const concurrency = {
+    "blob.analyze.images": config.processing.imagesConcurrency,
+    "blob.analyze.documents": config.processing.documentsConcurrency,
+    "blob.analyze.media": config.processing.mediaConcurrency,
   };
 
   return {
@@ -132,8 +158,10 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     events,
     typing,
     services,
+    /** Workers per job name where a setting overrides the spec (the processing pools). */
+    workerConcurrency: concurrency as Partial<Record<string, number>>,
     /** Starts this process's workers for every job in the registry, and the schedules. */
-    startWorkers: (pollingIntervalSeconds?: number) => queue.work(jobDeps, { pollingIntervalSeconds }),
+    startWorkers: (pollingIntervalSeconds?: number) => queue.work(jobDeps, { pollingIntervalSeconds, concurrency }),
     async close() {
       await queue.stop();
       await typing.close();

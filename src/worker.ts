@@ -17,7 +17,7 @@ async function main() {
 
   // A worker process works whatever RUN_WORKERS says: that setting is for API processes.
   await deps.startWorkers();
-  const jobs = JOBS.map((j) => `${j.name} (concurrency ${j.concurrency})`).join(", ");
+  const jobs = JOBS.map((j) => `${j.name} (concurrency ${deps.workerConcurrency[j.name] ?? j.concurrency})`).join(", ");
   logger.info(`worker ready: ${jobs}`);
   logger.info(`storage: ${deps.blobStore.driver}${runtime.embedded ? "; database: embedded PostgreSQL" : ""}`);
 

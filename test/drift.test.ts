@@ -27,6 +27,7 @@ const PG_TYPE: Record<string, string> = {
   BigInt: "int8",
   Int: "int4",
   Boolean: "bool",
+  Float: "float8",
   DateTime: "timestamptz",
   Json: "jsonb",
 };

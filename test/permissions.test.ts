@@ -263,6 +263,24 @@ const OPS: Op[] = [
     run: (token, { id }) => gql(`mutation($id: ID!) { updateAssetMetadata(input: { id: $id, meta: { tag: "x" } }) { id metadata } }`, { id: id! }, token),
   },
   {
+    name: "reprocessAsset",
+    permission: "assets:update",
+    setup: async () => ({ id: await adminFile(`${unique("again")}.txt`) }),
+    run: (token, { id }) => gql(`mutation($id: ID!) { reprocessAsset(id: $id) { id processing { status } } }`, { id: id! }, token),
+  },
+  {
+    name: "Asset processing fields (node)",
+    permission: "assets:read",
+    setup: async () => ({ id: await adminFile(`${unique("proc")}.txt`) }),
+    run: (token, { id }) =>
+      gql(
+        `query($id: ID!) { node(id: $id) { ... on Asset { processing { status steps { name } } contentMetadata { __typename } text(first: 5) { text } thumbnail { url } placeholder transcript { text } } } }`,
+        { id: id! },
+        token,
+      ),
+    nullWhenHidden: (res) => res.data?.node,
+  },
+  {
     name: "Space.grants",
     permission: "space:admin",
     run: (token) => gql(`query($s: ID!) { space(id: $s) { grants(first: 5) { edges { node { accountId permissions } } } } }`, { s: w.space.id }, token),
@@ -391,6 +409,13 @@ const idsOf = (connection: unknown) => ((connection as { edges?: { node: { id: s
 const freshAccount = async () => ({ account: (await t.factories.account(w.org.id)).id });
 
 const ORG_OPS: OrgOp[] = [
+  {
+    // Another organization's admin sees its own organization's counts (all zero: it has no files), never these.
+    name: "processingQueue",
+    run: (token) => gql(`{ processingQueue { kind queued running failed done skipped } }`, {}, token),
+    hiddenFromOtherOrg: (res) =>
+      !res.errors && (res.data?.processingQueue as Record<string, unknown>[]).every((k) => k.queued === 0 && k.running === 0 && k.failed === 0 && k.done === 0),
+  },
   {
     name: "organizations",
     run: (token) => gql(`{ organizations(first: 10) { edges { node { id } } } }`, {}, token),

@@ -20,7 +20,25 @@ export type EventPayloads = {
   "token.revoked": { accountId: string };
   /** subjectId: the account that lost some (or all) of its permissions on the space. */
   "grant.revoked": { removed: string[] };
+  /**
+   * subjectId: the asset (FILE entry) whose bytes are processed, or the blob when no entry owns it.
+   * One per change of a processing step's state (modules/processing/, decision 47).
+   */
+  "asset.processing": ProcessingStepFacts;
 } & ConversationEventPayloads;
+
+/** A processing step as its `asset.processing` event carries it. */
+export type ProcessingStepFacts = {
+  blobId: string;
+  step: string;
+  kind: string;
+  status: "QUEUED" | "RUNNING" | "DONE" | "FAILED" | "SKIPPED";
+  progress: number | null;
+  error: string | null;
+  errorCode: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+};
 
 export type EventType = keyof EventPayloads;
 

@@ -7,6 +7,7 @@ import "../modules/account/account.graphql.ts";
 import "../modules/space/space.graphql.ts";
 import "../modules/entry/entry.graphql.ts";
 import "../modules/asset/asset.graphql.ts";
+import "../modules/processing/processing.graphql.ts";
 import "../modules/grant/grant.graphql.ts";
 import "../modules/room/room.graphql.ts";
 import "../modules/conversation/conversation.graphql.ts";

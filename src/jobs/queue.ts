@@ -20,7 +20,7 @@ export type JobQueue = {
   stop(): Promise<void>;
   send<K extends JobName>(name: K, data: JobMap[K], options?: { tx?: Tx; startAfterSeconds?: number }): Promise<void>;
   /** Starts this process's workers (`concurrency` per job) and declares the schedules. */
-  work(deps: JobDeps, options?: { pollingIntervalSeconds?: number }): Promise<void>;
+  work(deps: JobDeps, options?: { pollingIntervalSeconds?: number; concurrency?: Partial<Record<JobName, number>> }): Promise<void>;
 };
 
 const SCHEMA = "pgboss";
@@ -113,7 +113,9 @@ export function createJobQueue(options: { databaseUrl: string; logger: Logger })
       for (const spec of SPECS) {
         const fetchOptions = { batchSize: spec.batchSize ?? 1, includeMetadata: true as const, pollingIntervalSeconds };
         // `concurrency` units (see JobSpec.concurrency), each fetching up to batchSize jobs.
-        for (let i = 0; i < spec.concurrency; i++) {
+        // A configured concurrency (processing pools) overrides the spec's default.
+        const units = workOptions.concurrency?.[spec.name] ?? spec.concurrency;
+        for (let i = 0; i < units; i++) {
           await worker.work<object>(spec.name, fetchOptions, (jobs) => runBatch(boss, spec, jobs, deps, logger));
         }
       }

@@ -5,9 +5,10 @@
 import { eventJobs } from "../events/events.jobs.ts";
 import { blobJobs } from "../modules/blob/blob.jobs.ts";
 import { messageJobs } from "../modules/message/message.jobs.ts";
+import { processingJobs } from "../modules/processing/processing.jobs.ts";
 import type { JobSpec } from "./job-spec.ts";
 
-export const JOBS = [...blobJobs, ...eventJobs, ...messageJobs] as const;
+export const JOBS = [...blobJobs, ...eventJobs, ...messageJobs, ...processingJobs] as const;
 
 type AnyJob = (typeof JOBS)[number];
 type DataOf<J> = J extends JobSpec<string, infer Data, never> ? Data : never;

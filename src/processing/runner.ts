@@ -33,6 +33,8 @@ export type StepEvent = {
   reason?: string;
   code?: AnalyzerErrorCode;
   retryable?: boolean;
+  /** On DONE: what the step produced (the caller stores it before the DONE is published). */
+  output?: AnalyzerOutput;
 };
 
 export type StepResult =
@@ -75,7 +77,7 @@ export async function runAnalyzers(blob: BlobFacts, ctx: RunContext, registry: r
     const result = await runStep(analyzer, blob, ctx, limits, report);
     results.push(result);
     const { step, kind, state } = result;
-    if (result.state === "DONE") await report({ step, kind, state });
+    if (result.state === "DONE") await report({ step, kind, state, output: result.output });
     else if (result.state === "SKIPPED") await report({ step, kind, state, reason: result.reason });
     else await report({ step, kind, state, reason: result.reason, code: result.code, retryable: result.retryable });
   }

@@ -24,7 +24,11 @@ async function startProcess(script: string, env: Record<string, string>, ready: 
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (err += d));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} did not start:\n${out}\n${err}`)), timeoutMs);
+    // A process that did not get ready is killed: nobody would stop it otherwise.
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${script} did not start:\n${out}\n${err}`));
+    }, timeoutMs);
     const check = () => {
       if (out.includes(ready)) {
         clearTimeout(timer);

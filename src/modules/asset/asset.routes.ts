@@ -12,7 +12,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Viewer } from "../../access/viewer.ts";
 import type { PrismaClient } from "../../db/prisma.ts";
 import { errors, type ErrorCode } from "../../errors.ts";
-import type { Blob, Entry } from "../../generated/prisma/client.ts";
+import type { Blob, Entry, ProcessingStep } from "../../generated/prisma/client.ts";
 import { errorResponses, viewerOf } from "../../http/rest.ts";
 import { parseDataUrl } from "../../ingest/data-url.ts";
 import type { EntryService } from "../entry/entry.service.ts";
@@ -21,6 +21,7 @@ import { joinPath, normalizePath } from "../entry/entry-path.ts";
 import type { AssetUploadService } from "./asset-upload.service.ts";
 import type { AssetService } from "./asset.service.ts";
 import { decodePathId } from "./path-id.ts";
+import { overallStatus, sortSteps } from "../processing/processing.service.ts";
 
 /** What the storage routes use: the services GraphQL uses too. */
 export type AssetRouteDeps = {
@@ -47,7 +48,19 @@ type WildcardParams = SpaceParams & { "*": string };
 // ---------------------------------------------------------------------------
 // Shapes
 
-type StoredEntry = Entry & { blob?: Blob | null };
+type StoredEntry = Entry & { blob?: (Blob & { processingSteps?: ProcessingStep[] }) | null };
+
+/** A file's processing: one status and its steps (decision 47); absent where the steps were not read (listings). */
+function processingJson(entry: StoredEntry) {
+  const steps = entry.blob?.processingSteps;
+  if (entry.kind !== "FILE" || !steps) return {};
+  return {
+    processing: {
+      status: overallStatus(steps),
+      steps: sortSteps(steps).map((s) => ({ name: s.name, status: s.status, progress: s.progress, error: s.error })),
+    },
+  };
+}
 
 function fileJson(entry: StoredEntry, path: string) {
   return {
@@ -61,6 +74,7 @@ function fileJson(entry: StoredEntry, path: string) {
     status: entry.kind === "FILE" ? (entry.blob?.status ?? null) : null,
     createdAt: entry.createdAt.toISOString(),
     updatedAt: entry.updatedAt.toISOString(),
+    ...processingJson(entry),
   };
 }
 
@@ -78,6 +92,28 @@ const FILE_SCHEMA = {
     status: nullableString,
     createdAt: { type: "string", format: "date-time" },
     updatedAt: { type: "string", format: "date-time" },
+    processing: {
+      type: "object",
+      description:
+        "Files, in upload and complete answers: what processing does with the bytes (NONE: nothing to do; QUEUED, RUNNING, DONE or FAILED). Watch it with the GraphQL subscription assetProcessing",
+      properties: {
+        status: { type: "string", enum: ["NONE", "QUEUED", "RUNNING", "DONE", "FAILED"] },
+        steps: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: {
+              name: { type: "string" },
+              status: { type: "string", enum: ["QUEUED", "RUNNING", "DONE", "FAILED", "SKIPPED"] },
+              progress: { type: ["number", "null"] },
+              error: nullableString,
+            },
+            required: ["name", "status", "progress", "error"],
+          },
+        },
+      },
+      required: ["status", "steps"],
+    },
   },
   required: ["id", "kind", "name", "path", "mimeType", "size", "sha256", "status", "createdAt", "updatedAt"],
 } as const;
@@ -134,7 +170,8 @@ function isTwoStageSpec(v: unknown): v is TwoStageSpec {
 
 function storageHandlers(deps: AssetRouteDeps) {
   const { assets, uploads, entries } = deps;
-  const withBlob = (id: string) => deps.prisma.entry.findUniqueOrThrow({ where: { id }, include: { blob: true } });
+  const withBlob = (id: string) =>
+    deps.prisma.entry.findUniqueOrThrow({ where: { id }, include: { blob: { include: { processingSteps: { orderBy: { queuedAt: "asc" } } } } } });
 
   /** The five inputs: multipart field `file`, JSON data: URL, JSON URL import, JSON two-stage spec, raw body. */
   async function upload({ viewer, spaceId, pathId, req, reply }: StorageRequest) {

@@ -20,6 +20,7 @@
 // store's PUT route, or by the sweep) finds the blob by id or key and hands it
 // to the owner registered for its `ownerKind`.
 import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import type { PrismaClient, Tx } from "../../db/prisma.ts";
 import { AppError, errors } from "../../errors.ts";
@@ -43,8 +44,14 @@ export type StoredObject = { key: string; contentType: string; size: bigint; sha
 /** The blob an owner stopped pointing at; the lifecycle deletes and purges it. */
 export type ReplacedBlob = { id: string; key: string; size: bigint };
 
-/** A blob deleted together with its owner (entry-tree.sql.ts deleteSubtree). */
-export type DeletedBlob = { id: string; key: string; size: bigint; status: "PENDING" | "READY" | "FAILED" };
+/** A blob deleted together with its owner (entry-tree.sql.ts deleteSubtree); DERIVED ones were never billed. */
+export type DeletedBlob = { id: string; key: string; size: bigint; status: "PENDING" | "READY" | "FAILED"; ownerKind: BlobOwnerKind };
+
+/** Owner kinds that take uploads; DERIVED blobs (thumbnails) are made by processing, never uploaded. */
+export type UploadOwnerKind = Exclude<BlobOwnerKind, "DERIVED">;
+
+/** A file processing made from a source blob (a thumbnail, a poster), as storeDerived takes it. */
+export type DerivedInput = { role: string; path: string; contentType: string; size: number; width: number; height: number };
 
 /**
  * What an owner kind does when the lifecycle settles one of its two-stage
@@ -91,11 +98,21 @@ export function createBlobService(deps: {
   prisma: PrismaClient;
   blobStore: BlobStore;
   queue: JobQueue;
-  owners: Record<BlobOwnerKind, BlobOwner>;
+  owners: Record<UploadOwnerKind, BlobOwner>;
   /** How long after its URL expired a pending upload is kept before it is abandoned. */
   abandonAfterSeconds: number;
+  /**
+   * Called in the transaction that makes a blob READY (a direct upload's commit, a two-stage
+   * completion), after its owner points at it: processing enqueues its analysis there, so the
+   * job exists exactly when the bytes are committed (decision 47).
+   */
+  onReady?: (tx: Tx, blob: Blob) => Promise<void>;
 }) {
   const { prisma, blobStore, queue, owners } = deps;
+  const ownerOf = (kind: BlobOwnerKind): BlobOwner => {
+    if (kind === "DERIVED") throw new Error("derived blobs have no upload owner");
+    return owners[kind];
+  };
 
   /**
    * prisma.$transaction for changes that may orphan bytes (commits that replace
@@ -140,8 +157,10 @@ export function createBlobService(deps: {
     if (reserved === null) await billUsage(tx, scope.organizationId, scope.spaceId, delta);
     else await settleReservation(tx, scope.organizationId, scope.spaceId, reserved, delta);
     if (replaced) {
+      // Its thumbnails go with it (the rows by ON DELETE CASCADE, the objects here).
+      const derived = await tx.blob.findMany({ where: { sourceBlobId: replaced.id }, select: { key: true } });
       await tx.blob.delete({ where: { id: replaced.id } });
-      await purgeAfterCommit(queue, tx, [replaced.key]);
+      await purgeAfterCommit(queue, tx, [replaced.key, ...derived.map((d) => d.key)]);
     }
   }
 
@@ -172,6 +191,7 @@ export function createBlobService(deps: {
       },
     });
     await settle(tx, scope, blob.size, await attach(blob.id), null);
+    await deps.onReady?.(tx, blob);
     return blob;
   }
 
@@ -220,7 +240,7 @@ export function createBlobService(deps: {
 
   /** Removes a pending upload that will not complete: what its owner made for it, the row, the reservation, the object. */
   async function drop(tx: Tx, blob: Blob): Promise<void> {
-    await owners[blob.ownerKind].detach(tx, blob);
+    await ownerOf(blob.ownerKind).detach(tx, blob);
     await tx.blob.delete({ where: { id: blob.id } });
     await releaseQuota(tx, blob.organizationId, blob.size);
     await purgeAfterCommit(queue, tx, [blob.key]);
@@ -272,7 +292,7 @@ export function createBlobService(deps: {
     }
     if (!verified) return { state: "missing" };
 
-    const owner = owners[blob.ownerKind];
+    const owner = ownerOf(blob.ownerKind);
     const outcome = await transaction(async (tx) => {
       await owner.lock(tx, blob);
       const [locked] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM blobs WHERE id = ${blob.id} AND status = 'PENDING' FOR UPDATE`;
@@ -289,6 +309,7 @@ export function createBlobService(deps: {
         return null;
       }
       await settle(tx, blob, blob.size, attached.replaced, blob.size);
+      await deps.onReady?.(tx, { ...pending, status: "READY", contentType: verified.contentType, uploadEntryId: null, uploadExpiresAt: null });
       return attached;
     });
     return outcome ? { state: "completed" } : { state: "gone" };
@@ -353,7 +374,9 @@ export function createBlobService(deps: {
    * pending uploads release their reservation. The objects are purged after commit.
    */
   async function purgeDeleted(tx: Tx, scope: BlobScope, blobs: readonly DeletedBlob[]): Promise<void> {
-    const sum = (billed: boolean) => blobs.filter((b) => (b.status !== "PENDING") === billed).reduce((total, b) => total + b.size, 0n);
+    // Derived blobs (thumbnails) were never billed: they only go.
+    const owned = blobs.filter((b) => b.ownerKind !== "DERIVED");
+    const sum = (billed: boolean) => owned.filter((b) => (b.status !== "PENDING") === billed).reduce((total, b) => total + b.size, 0n);
     await billUsage(tx, scope.organizationId, scope.spaceId, -sum(true));
     await releaseQuota(tx, scope.organizationId, sum(false));
     await purgeAfterCommit(
@@ -361,6 +384,74 @@ export function createBlobService(deps: {
       tx,
       blobs.map((b) => b.key),
     );
+  }
+
+  // ---------------------------------------------------------------------------
+  // Derived files (processing)
+
+  /**
+   * Stores files processing made from `source` as READY blobs owned by it (ownerKind DERIVED,
+   * one per role: a role made again replaces the old blob, whose object is purged). Not billed:
+   * they are Cabinet's, not the user's, bytes (decision 47). When the source went meanwhile the
+   * new objects are deleted again and nothing is stored; returns whether they were stored.
+   * `within` runs in the same transaction (the step's DONE is recorded with the files).
+   */
+  async function storeDerived(source: Pick<Blob, "id">, files: readonly DerivedInput[], within?: (tx: Tx) => Promise<void>): Promise<boolean> {
+    const stored: { file: DerivedInput; key: string; sha256: string }[] = [];
+    try {
+      // In parallel: a thumbnail set is a few small files, and each put is a round trip (S3) or a file (disk).
+      const puts = await Promise.allSettled(
+        files.map(async (file) => {
+          const key = newBlobKey();
+          const [sha256] = await Promise.all([
+            sha256Of(createReadStream(file.path)),
+            blobStore.put(key, createReadStream(file.path), { contentType: file.contentType, size: file.size }),
+          ]);
+          stored.push({ file, key, sha256 });
+        }),
+      );
+      const failedPut = puts.find((p) => p.status === "rejected");
+      if (failedPut) throw failedPut.reason;
+      const kept = await transaction(async (tx) => {
+        const [full] = await tx.$queryRaw<{ organizationId: string; spaceId: string }[]>`
+          SELECT organization_id AS "organizationId", space_id AS "spaceId" FROM blobs WHERE id = ${source.id} AND status = 'READY' FOR UPDATE`;
+        if (!full) return false;
+        const old = await tx.blob.findMany({ where: { sourceBlobId: source.id, role: { in: stored.map((s) => s.file.role) } } });
+        if (old.length) {
+          await tx.blob.deleteMany({ where: { id: { in: old.map((o) => o.id) } } });
+          await purgeAfterCommit(
+            queue,
+            tx,
+            old.map((o) => o.key),
+          );
+        }
+        for (const { file, key, sha256 } of stored) {
+          await tx.blob.create({
+            data: {
+              id: newId("Blob"),
+              organizationId: full.organizationId,
+              spaceId: full.spaceId,
+              ownerKind: "DERIVED",
+              sourceBlobId: source.id,
+              role: file.role,
+              key,
+              status: "READY",
+              size: BigInt(file.size),
+              contentType: file.contentType,
+              sha256,
+              metadata: { width: file.width, height: file.height },
+            },
+          });
+        }
+        await within?.(tx);
+        return true;
+      });
+      if (!kept) await Promise.all(stored.map((s) => blobStore.delete(s.key).catch(() => {})));
+      return kept;
+    } catch (e) {
+      await Promise.all(stored.map((s) => blobStore.delete(s.key).catch(() => {})));
+      throw e;
+    }
   }
 
   // ---------------------------------------------------------------------------
@@ -387,6 +478,7 @@ export function createBlobService(deps: {
     completeByKey,
     sweepPendingUploads,
     purgeDeleted,
+    storeDerived,
     readySha256,
   };
 }

@@ -76,8 +76,14 @@ export async function deleteSubtree(tx: Tx, entryId: string): Promise<{ blobs: D
       UNION ALL
       SELECT e.id, e.blob_id FROM entries e JOIN sub ON e.parent_id = sub.id
     )
-    SELECT b.id, b.key, b.size, b.status::text AS status FROM blobs b
-     WHERE b.id IN (SELECT blob_id FROM sub) OR b.upload_entry_id IN (SELECT id FROM sub)`;
+    , owned AS (
+      SELECT b.id, b.key, b.size, b.status::text AS status, b.owner_kind::text AS "ownerKind" FROM blobs b
+       WHERE b.id IN (SELECT blob_id FROM sub) OR b.upload_entry_id IN (SELECT id FROM sub)
+    )
+    -- Their derived blobs (thumbnails) go with them: listed here so their objects are purged.
+    SELECT * FROM owned
+    UNION ALL
+    SELECT d.id, d.key, d.size, d.status::text, d.owner_kind::text FROM blobs d WHERE d.source_blob_id IN (SELECT id FROM owned)`;
   // Every row of the subtree by id, so the count includes the descendants
   // (ON DELETE CASCADE would remove them too, uncounted). The blob rows are no longer referenced afterwards.
   const entries = await tx.$executeRaw`
@@ -111,7 +117,7 @@ export async function entryPath(tx: Tx, entryId: string): Promise<string> {
  */
 export async function deleteSpaceContents(tx: Tx, spaceId: string): Promise<DeletedBlob[]> {
   const blobs = await tx.$queryRaw<DeletedBlob[]>`
-    SELECT id, key, size, status::text AS status FROM blobs WHERE space_id = ${spaceId}`;
+    SELECT id, key, size, status::text AS status, owner_kind::text AS "ownerKind" FROM blobs WHERE space_id = ${spaceId}`;
   // Entries first: they point at blobs with ON DELETE RESTRICT.
   await tx.$executeRaw`DELETE FROM entries WHERE space_id = ${spaceId}`;
   await tx.$executeRaw`DELETE FROM blobs WHERE space_id = ${spaceId}`;
