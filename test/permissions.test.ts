@@ -414,7 +414,7 @@ const ORG_OPS: OrgOp[] = [
     name: "processingQueue",
     run: (token) => gql(`{ processingQueue { kind queued running failed done skipped } }`, {}, token),
     hiddenFromOtherOrg: (res) =>
-      !res.errors && (res.data?.processingQueue as Record<string, unknown>[]).every((k) => k.queued === 0 && k.running === 0 && k.failed === 0 && k.done === 0),
+      !res.errors && ((res.data?.processingQueue ?? []) as Record<string, unknown>[]).every((k) => k.queued === 0 && k.running === 0 && k.failed === 0 && k.done === 0),
   },
   {
     name: "organizations",
