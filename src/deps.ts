@@ -15,6 +15,8 @@ import { createEntryService } from "./modules/entry/entry.service.ts";
 import { createGrantService } from "./modules/grant/grant.service.ts";
 import { createOrganizationService } from "./modules/organization/organization.service.ts";
 import { createSpaceService } from "./modules/space/space.service.ts";
+import { createWebhookDispatcher } from "./modules/webhook/webhook.dispatcher.ts";
+import { createWebhookService } from "./modules/webhook/webhook.service.ts";
 import { createEventTail, type EventTail } from "./events/event-tail.ts";
 import type { BlobStore } from "./storage/blob-store.ts";
 import { DiskBlobStore } from "./storage/disk/disk-blob-store.ts";
@@ -70,6 +72,8 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     abandonAfterSeconds: config.uploads.abandonAfterSeconds,
   });
   const grants = createGrantService({ prisma });
+  // Webhook targets follow the URL import's SSRF rules and allow-list.
+  const webhookTargets = { allowHosts: config.import.allowHosts, connectTimeoutMs: config.import.connectTimeoutMs };
   const services = {
     blobs,
     accounts,
@@ -94,10 +98,20 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
       },
     }),
     uploads: createAssetUploadService({ prisma, blobs, presign: config.presign }),
+    webhooks: createWebhookService({ prisma, targets: webhookTargets }),
   };
 
   // What the job handlers need (each takes its own part); the compiler checks it is all here.
-  const jobDeps: JobDeps = { prisma, blobStore, blobs, eventRetentionDays: config.events.retentionDays };
+  const jobDeps: JobDeps = {
+    prisma,
+    blobStore,
+    blobs,
+    eventRetentionDays: config.events.retentionDays,
+    webhookDelivery: { ...webhookTargets, timeoutMs: config.webhooks.timeoutMs },
+    webhookDeliveryRetentionDays: config.webhooks.deliveryRetentionDays,
+  };
+  // Turns the event log into webhook.deliver jobs; runs where the workers run.
+  const webhookDispatcher = createWebhookDispatcher({ prisma, queue, events, logger, pollIntervalMs: config.events.pollIntervalMs });
 
   return {
     config,
@@ -109,8 +123,13 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     events,
     services,
     /** Starts this process's workers for every job in the registry, and the schedules. */
-    startWorkers: (pollingIntervalSeconds?: number) => queue.work(jobDeps, { pollingIntervalSeconds }),
+    webhookDispatcher,
+    async startWorkers(pollingIntervalSeconds?: number) {
+      await queue.work(jobDeps, { pollingIntervalSeconds });
+      webhookDispatcher.start();
+    },
     async close() {
+      await webhookDispatcher.stop();
       await queue.stop();
       await events.close();
       await prisma.$disconnect();

@@ -10,6 +10,8 @@ export const ID_PREFIXES = {
   SpaceGrant: "grt",
   Entry: "ent",
   Blob: "blb",
+  Webhook: "whk",
+  WebhookDelivery: "whd",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

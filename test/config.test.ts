@@ -89,6 +89,7 @@ describe("loadConfig", () => {
       limits: { defaultQuotaBytes: 10n * 1024n ** 3n, defaultMaxFileSizeBytes: 5n * 1024n ** 3n },
       presign: { defaultExpiresSeconds: 900, maxExpiresSeconds: 604_800 },
       uploads: { abandonAfterSeconds: 900 },
+      webhooks: { timeoutMs: 10_000, deliveryRetentionDays: 30 },
       import: { allowHosts: [], maxRedirects: 5, connectTimeoutMs: 5_000, readTimeoutMs: 15_000 },
       events: { retentionDays: 7, pollIntervalMs: 5_000 },
       workers: { run: true },

@@ -78,7 +78,7 @@ it("creates every job's queue with its spec's policy, and its dead letter queue"
     });
     expect(queues.map((q) => q.name)).toContain(spec.queue.deadLetter);
   }
-  expect(JOBS.map((j) => j.name).sort()).toEqual(["blob.purge", "blob.reconcile", "event.prune", "upload.sweep"]);
+  expect(JOBS.map((j) => j.name).sort()).toEqual(["blob.purge", "blob.reconcile", "event.prune", "upload.sweep", "webhook.deliver", "webhook.prune"]);
 });
 
 it("runs at most `concurrency` jobs of a name at once in a process", async () => {

@@ -8,6 +8,7 @@ import "../modules/space/space.graphql.ts";
 import "../modules/entry/entry.graphql.ts";
 import "../modules/asset/asset.graphql.ts";
 import "../modules/grant/grant.graphql.ts";
+import "../modules/webhook/webhook.graphql.ts";
 import "../modules/node/node.graphql.ts";
 
 export const schema = builder.toSchema({ sortSchema: true });

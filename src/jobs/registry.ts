@@ -4,9 +4,10 @@
 // <noun>.jobs.ts plus, for a new module, one entry here.
 import { eventJobs } from "../events/events.jobs.ts";
 import { blobJobs } from "../modules/blob/blob.jobs.ts";
+import { webhookJobs } from "../modules/webhook/webhook.jobs.ts";
 import type { JobSpec } from "./job-spec.ts";
 
-export const JOBS = [...blobJobs, ...eventJobs] as const;
+export const JOBS = [...blobJobs, ...eventJobs, ...webhookJobs] as const;
 
 type AnyJob = (typeof JOBS)[number];
 type DataOf<J> = J extends JobSpec<string, infer Data, never> ? Data : never;
