@@ -2,7 +2,8 @@
 // (uploads -> entry.created) to local HTTP receivers (127.0.0.1, allowed by
 // IMPORT_ALLOW_HOSTS; 127.0.0.2 is not). Signatures are verified with the
 // scheme the README documents, implemented here independently with node:crypto.
-import { createHmac } from "node:crypto";
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -40,6 +41,15 @@ function verify(secret: string, headers: http.IncomingHttpHeaders, body: string)
   if (fields.t !== headers["cabinet-timestamp"]) return false;
   const expected = createHmac("sha256", secret).update(`${fields.t}.${body}`).digest("hex");
   return fields.v1 === expected;
+}
+
+/** The README's verification example, run as it is printed (its import line aside). */
+function readmeVerifier(): (secret: string, rawBody: string, headers: http.IncomingHttpHeaders) => boolean {
+  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+  const block = /```js\n([\s\S]*?function verifyCabinet[\s\S]*?)```/.exec(readme)?.[1];
+  if (!block) throw new Error("the README has no verifyCabinet example");
+  const code = block.replace(/^\s*import .*$/m, "");
+  return new Function("createHmac", "timingSafeEqual", `${code}\nreturn verifyCabinet;`)(createHmac, timingSafeEqual);
 }
 
 let t: TestApp;
@@ -120,6 +130,9 @@ describe("delivery", () => {
     expect(req!.headers["cabinet-attempt"]).toBe("1");
     expect(Math.abs(Number(req!.headers["cabinet-timestamp"]) - Date.now() / 1000)).toBeLessThan(60);
     expect(verify(created.secret, req!.headers, req!.body)).toBe(true);
+    const readme = readmeVerifier();
+    expect(readme(created.secret, req!.body, req!.headers)).toBe(true);
+    expect(readme(created.secret, `${req!.body} `, req!.headers)).toBe(false);
     // A wrong secret or a changed body does not verify.
     expect(verify(`${created.secret}x`, req!.headers, req!.body)).toBe(false);
     expect(verify(created.secret, req!.headers, req!.body.replace(assetId, "ent_other"))).toBe(false);
@@ -197,6 +210,15 @@ describe("delivery", () => {
     for (const p of [deletedOnly, everything, entryStar]) expect(rx.at(p).every((r) => JSON.parse(r.body).spaceId === w.space.id)).toBe(true);
     expect((await deliveries(a.webhook.id)).length).toBe(1);
     expect((await deliveries(b.webhook.id)).map((d) => d.eventType)).toEqual(["entry.deleted", "entry.created"]);
+    // The log pages newest event first.
+    const page = `query($h: ID!, $a: String) { webhookDeliveries(webhookId: $h, first: 1, after: $a) { edges { cursor node { eventType } } pageInfo { hasNextPage } } }`;
+    type Page = { webhookDeliveries: { edges: { cursor: string; node: { eventType: string } }[]; pageInfo: { hasNextPage: boolean } } };
+    const p1 = await t.gql<Page, unknown>(page, { h: b.webhook.id }, w.adminToken);
+    expect(p1.data!.webhookDeliveries.edges.map((e) => e.node.eventType)).toEqual(["entry.deleted"]);
+    expect(p1.data!.webhookDeliveries.pageInfo.hasNextPage).toBe(true);
+    const p2 = await t.gql<Page, unknown>(page, { h: b.webhook.id, a: p1.data!.webhookDeliveries.edges[0]!.cursor }, w.adminToken);
+    expect(p2.data!.webhookDeliveries.edges.map((e) => e.node.eventType)).toEqual(["entry.created"]);
+    expect(p2.data!.webhookDeliveries.pageInfo.hasNextPage).toBe(false);
   });
 
   it("dispatching again from an old position creates no second delivery", async () => {

@@ -6,7 +6,7 @@
 //   header         = Cabinet-Signature: t=<timestamp>,v1=<signature>
 // Each attempt is signed anew with its own timestamp, so receivers can refuse
 // stale timestamps (replays) and still accept a retry.
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac } from "node:crypto";
 import { randomToken } from "../../ids.ts";
 
 export const SIGNATURE_HEADER = "cabinet-signature";
@@ -20,16 +20,3 @@ export function signatureOf(secret: string, timestamp: number, body: string): st
 
 /** The Cabinet-Signature header value of one attempt. */
 export const signatureHeader = (secret: string, timestamp: number, body: string) => `t=${timestamp},v1=${signatureOf(secret, timestamp, body)}`;
-
-/** Receiver-side check (used by our own tests and the CLI): constant-time, with a timestamp tolerance. */
-export function verifySignature(secret: string, header: string, body: string, options: { toleranceSeconds?: number; now?: number } = {}): boolean {
-  const parts = new Map(header.split(",").map((p) => p.split("=", 2) as [string, string]));
-  const t = Number(parts.get("t"));
-  const given = parts.get("v1");
-  if (!Number.isInteger(t) || !given) return false;
-  const now = options.now ?? Math.floor(Date.now() / 1000);
-  if (Math.abs(now - t) > (options.toleranceSeconds ?? 300)) return false;
-  const expected = Buffer.from(signatureOf(secret, t, body), "hex");
-  const actual = Buffer.from(given, "hex");
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
-}
