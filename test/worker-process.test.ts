@@ -136,6 +136,7 @@ it("the API process only enqueues; the worker process purges replaced bytes and 
     "blob.reconcile",
     "event.prune",
     "upload.sweep",
+    "webhook.prune",
   ]);
   expect(jobsDone(api.stdout())).toEqual([]);
 
