@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pruneEvents } from "../src/events/event-log.ts";
 import { attemptDelivery } from "../src/modules/webhook/webhook.delivery.ts";
 import { buildTestApp, errorCode, eventually, type TestApp } from "./harness.ts";
 import { uploadAsset } from "./support/upload.ts";
@@ -247,6 +248,28 @@ describe("delivery", () => {
       t.deps.webhookDispatcher.start();
     }
     await eventually(() => rx.at(path).length === 2);
+  });
+
+  it("events pruned before they were dispatched are skipped once, and later events still arrive", async () => {
+    const path = `/${unique("pruned")}`;
+    await hook({ url: `${rx.base}${path}` });
+    await t.deps.webhookDispatcher.stop();
+    try {
+      await upload(`${unique("lost")}.txt`);
+      // Retention ran while no worker dispatched: every event so far is gone.
+      const { prunedThrough } = await pruneEvents(t.deps.prisma, new Date(Date.now() + 60_000));
+      expect(prunedThrough).not.toBeNull();
+      await t.deps.webhookDispatcher.flush();
+      const [cursor] = await t.deps.prisma.$queryRaw<{ position: bigint }[]>`SELECT position FROM webhook_dispatch_cursor`;
+      expect(cursor!.position).toBe(prunedThrough);
+    } finally {
+      t.deps.webhookDispatcher.start();
+    }
+    const later = `${unique("later")}.txt`;
+    await upload(later);
+    await until(() => (rx.at(path).length ? rx.at(path) : null));
+    await sleep(1_000);
+    expect(rx.at(path).map((r) => JSON.parse(r.body).payload.name)).toEqual([later]);
   });
 
   it("a last failed attempt settles FAILED, and a settled delivery is not sent again", async () => {

@@ -55,13 +55,19 @@ export async function dispatchPage(tx: Tx, queue: Pick<JobQueue, "send">, log: L
   const [cursor] = await tx.$queryRaw<{ position: bigint; horizon: bigint }[]>`
     SELECT c.position, h.pruned_through AS horizon FROM webhook_dispatch_cursor c, event_log_horizon h FOR UPDATE OF c`;
   if (!cursor) throw new Error("webhook_dispatch_cursor has no row");
-  if (cursor.position < cursor.horizon) {
-    // Workers were down for longer than the event retention: these events are gone.
-    log.error({ from: String(cursor.position + 1n), through: String(cursor.horizon) }, "webhook dispatcher: events were pruned before they were dispatched");
+  let position = cursor.position;
+  if (position < cursor.horizon) {
+    // Workers were down for longer than the event retention: these events are gone. Said once:
+    // the position moves past them with this pass.
+    log.error({ from: String(position + 1n), through: String(cursor.horizon) }, "webhook dispatcher: events were pruned before they were dispatched");
+    position = cursor.horizon;
   }
   const events = await tx.$queryRaw<EventRow[]>`
-    SELECT id, space_id, type, subject_id, payload, created_at FROM events WHERE id > ${cursor.position} ORDER BY id LIMIT ${PAGE}`;
-  if (!events.length) return 0;
+    SELECT id, space_id, type, subject_id, payload, created_at FROM events WHERE id > ${position} ORDER BY id LIMIT ${PAGE}`;
+  if (!events.length) {
+    if (position !== cursor.position) await tx.$executeRaw`UPDATE webhook_dispatch_cursor SET position = ${position}`;
+    return 0;
+  }
   const spaceIds = [...new Set(events.flatMap((e) => (e.space_id ? [e.space_id] : [])))];
   const hooks = spaceIds.length
     ? await tx.$queryRaw<HookRow[]>`SELECT id, space_id, events, start_after_event_id FROM webhooks WHERE space_id = ANY(${spaceIds}::text[])`
