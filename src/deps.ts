@@ -122,8 +122,8 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     queue,
     events,
     services,
-    /** Starts this process's workers for every job in the registry, and the schedules. */
     webhookDispatcher,
+    /** Starts this process's workers for every job in the registry, the schedules, and the webhook dispatcher. */
     async startWorkers(pollingIntervalSeconds?: number) {
       await queue.work(jobDeps, { pollingIntervalSeconds });
       webhookDispatcher.start();

@@ -63,8 +63,16 @@ export function createEventTail(deps: { databaseUrl: string; pollIntervalMs: num
   let queued: Promise<void> | null = null;
 
   function fanOut(event: StoredEvent) {
-    const targets = [...topicsOf(event).flatMap((topic) => [...(listeners.get(topic) ?? [])]), ...allListeners];
-    for (const listener of targets) {
+    for (const topic of topicsOf(event)) {
+      for (const listener of [...(listeners.get(topic) ?? [])]) {
+        try {
+          listener(event);
+        } catch (err) {
+          log.error({ err, eventId: String(event.id) }, "event listener failed");
+        }
+      }
+    }
+    for (const listener of [...allListeners]) {
       try {
         listener(event);
       } catch (err) {
