@@ -377,9 +377,33 @@ describe("targets (SSRF rules of URL import)", () => {
         return list[0]?.status === "RETRYING" ? list : null;
       });
       expect(timedOut!.lastError).toContain("No answer within 2000 ms");
+      expect(timedOut!.responseStatus).toBeNull();
     } finally {
       silent.closeAllConnections();
       await new Promise((r) => silent.close(r));
+    }
+  });
+});
+
+describe("slow bodies", () => {
+  it("a 2xx whose body never ends is a success once the time is up", async () => {
+    const trickle = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.write("accepted, more to come");
+    });
+    await new Promise<void>((r) => trickle.listen(0, "127.0.0.1", r));
+    try {
+      const created = await hook({ url: `http://127.0.0.1:${(trickle.address() as AddressInfo).port}/trickle` });
+      await upload(`${unique("file")}.txt`);
+      const [done] = await until(async () => {
+        const list = await deliveries(created.webhook.id);
+        return list[0]?.status === "SUCCEEDED" ? list : null;
+      });
+      expect(done).toMatchObject({ attempts: 1, responseStatus: 200, responseExcerpt: "accepted, more to come", lastError: null });
+    } finally {
+      trickle.closeAllConnections();
+      await new Promise((r) => trickle.close(r));
     }
   });
 });

@@ -49,18 +49,26 @@ function post(url: URL, addresses: ResolvedAddress[], headers: Record<string, st
       agent: false,
     });
     let status: number | null = null;
-    const timer = setTimeout(() => finish({ ok: false, status, excerpt: null, error: `No answer within ${timeoutMs} ms` }), timeoutMs);
+    const chunks: Buffer[] = [];
+    const excerpt = () => clean(Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString("utf8"), RESPONSE_EXCERPT_CHARS);
+    const ok = () => status !== null && status >= 200 && status <= 299;
+    // A 2xx whose body is still coming when time is up is a success: the status is the answer.
+    const timer = setTimeout(
+      () =>
+        ok()
+          ? finish({ ok: true, status: status!, excerpt: excerpt() })
+          : finish({ ok: false, status, excerpt: status === null ? null : excerpt(), error: `No answer within ${timeoutMs} ms` }),
+      timeoutMs,
+    );
     req.on("error", (e: NodeJS.ErrnoException) =>
       finish({ ok: false, status, excerpt: null, error: `Could not deliver to ${url.host}${e.code ? ` (${e.code})` : ""}` }),
     );
     req.on("response", (res) => {
       status = res.statusCode ?? 0;
-      const chunks: Buffer[] = [];
       let bytes = 0;
       const done = () => {
-        const excerpt = clean(Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString("utf8"), RESPONSE_EXCERPT_CHARS);
-        if (status! >= 200 && status! <= 299) finish({ ok: true, status: status!, excerpt });
-        else finish({ ok: false, status, excerpt, error: `${url.host} answered with status ${status}` });
+        if (ok()) finish({ ok: true, status: status!, excerpt: excerpt() });
+        else finish({ ok: false, status, excerpt: excerpt(), error: `${url.host} answered with status ${status}` });
       };
       res.on("data", (chunk: Buffer) => {
         chunks.push(chunk);
