@@ -44,13 +44,12 @@ function verify(secret: string, headers: http.IncomingHttpHeaders, body: string)
   return fields.v1 === expected;
 }
 
-/** The README's verification example, run as it is printed (its import line aside). */
+/** The README's verifyCabinet, run as it is printed. */
 function readmeVerifier(): (secret: string, rawBody: string, headers: http.IncomingHttpHeaders) => boolean {
   const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
-  const block = /```js\n([\s\S]*?function verifyCabinet[\s\S]*?)```/.exec(readme)?.[1];
-  if (!block) throw new Error("the README has no verifyCabinet example");
-  const code = block.replace(/^\s*import .*$/m, "");
-  return new Function("createHmac", "timingSafeEqual", `${code}\nreturn verifyCabinet;`)(createHmac, timingSafeEqual);
+  const fn = /^function verifyCabinet\([\s\S]*?\n\}$/m.exec(readme)?.[0];
+  if (!fn) throw new Error("the README has no verifyCabinet example");
+  return new Function("createHmac", "timingSafeEqual", `${fn}\nreturn verifyCabinet;`)(createHmac, timingSafeEqual);
 }
 
 let t: TestApp;
