@@ -280,6 +280,19 @@ const sections = {
     }),
   }),
 
+  webhooks: section({
+    // At most 60 s: the webhook.deliver job expires after 120 s.
+    timeoutMs: setting("WEBHOOK_TIMEOUT_MS", millis.max(60_000), {
+      default: 10_000,
+      description:
+        "Time one webhook delivery attempt may take (resolve, connect, send, response headers); longer counts as a failure and is retried. Targets pass the URL import checks (`IMPORT_ALLOW_HOSTS` applies)",
+    }),
+    deliveryRetentionDays: setting("WEBHOOK_DELIVERY_RETENTION_DAYS", z.coerce.number().int().positive(), {
+      default: 30,
+      description: "Days the webhook delivery log keeps settled deliveries; pruned hourly",
+    }),
+  }),
+
   workers: section({
     run: setting("RUN_WORKERS", bool, {
       default: true,

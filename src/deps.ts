@@ -21,6 +21,8 @@ import { createProcessingService } from "./modules/processing/processing.service
 import { createAnalyzerRegistry } from "./processing/index.ts";
 import { createOrganizationService } from "./modules/organization/organization.service.ts";
 import { createSpaceService } from "./modules/space/space.service.ts";
+import { createWebhookDispatcher } from "./modules/webhook/webhook.dispatcher.ts";
+import { createWebhookService } from "./modules/webhook/webhook.service.ts";
 import { createEventTail, type EventTail } from "./events/event-tail.ts";
 import type { BlobStore } from "./storage/blob-store.ts";
 import { DiskBlobStore } from "./storage/disk/disk-blob-store.ts";
@@ -101,6 +103,8 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     rateLimits: { post: c.postLimit, delta: c.deltaLimit, windowSeconds: c.rateWindowSeconds },
     agentChainDepth: c.agentChainDepth,
   });
+  // Webhook targets follow the URL import's SSRF rules and allow-list.
+  const webhookTargets = { allowHosts: config.import.allowHosts, connectTimeoutMs: config.import.connectTimeoutMs };
   const services = {
     blobs,
     accounts,
@@ -129,6 +133,7 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     conversations: createConversationService({ prisma }),
     messages,
     processing,
+    webhooks: createWebhookService({ prisma, targets: webhookTargets }),
   };
 
   // What the job handlers need (each takes its own part); the compiler checks it is all here.
@@ -140,6 +145,8 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     eventRetentionDays: config.events.retentionDays,
     messages,
     streamTimeoutSeconds: c.streamTimeoutSeconds,
+    webhookDelivery: { ...webhookTargets, timeoutMs: config.webhooks.timeoutMs },
+    webhookDeliveryRetentionDays: config.webhooks.deliveryRetentionDays,
   };
   // Per-pool processing concurrency, from the settings.
   const concurrency = {
@@ -147,6 +154,8 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     "blob.analyze.documents": config.processing.documentsConcurrency,
     "blob.analyze.media": config.processing.mediaConcurrency,
   };
+  // Turns the event log into webhook.deliver jobs; runs where the workers run.
+  const webhookDispatcher = createWebhookDispatcher({ prisma, queue, events, logger, pollIntervalMs: config.events.pollIntervalMs });
 
   return {
     config,
@@ -160,9 +169,14 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     services,
     /** Workers per job name where a setting overrides the spec (the processing pools). */
     workerConcurrency: concurrency as Partial<Record<string, number>>,
-    /** Starts this process's workers for every job in the registry, and the schedules. */
-    startWorkers: (pollingIntervalSeconds?: number) => queue.work(jobDeps, { pollingIntervalSeconds, concurrency }),
+    webhookDispatcher,
+    /** Starts this process's workers for every job in the registry, the schedules, and the webhook dispatcher. */
+    async startWorkers(pollingIntervalSeconds?: number) {
+      await queue.work(jobDeps, { pollingIntervalSeconds, concurrency });
+      webhookDispatcher.start();
+    },
     async close() {
+      await webhookDispatcher.stop();
       await queue.stop();
       await typing.close();
       await events.close();

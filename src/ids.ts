@@ -13,6 +13,8 @@ export const ID_PREFIXES = {
   Room: "rom",
   Conversation: "cnv",
   Message: "msg",
+  Webhook: "whk",
+  WebhookDelivery: "whd",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

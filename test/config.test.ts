@@ -97,6 +97,7 @@ describe("loadConfig", () => {
         transcription: undefined,
       },
       uploads: { abandonAfterSeconds: 900 },
+      webhooks: { timeoutMs: 10_000, deliveryRetentionDays: 30 },
       import: { allowHosts: [], maxRedirects: 5, connectTimeoutMs: 5_000, readTimeoutMs: 15_000 },
       events: { retentionDays: 7, pollIntervalMs: 5_000 },
       conversations: { postLimit: 30, deltaLimit: 600, rateWindowSeconds: 10, agentChainDepth: 8, streamTimeoutSeconds: 120, dmMaxParticipants: 16 },

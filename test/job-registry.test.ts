@@ -87,6 +87,8 @@ it("creates every job's queue with its spec's policy, and its dead letter queue"
     "event.prune",
     "message.complete_stale",
     "upload.sweep",
+    "webhook.deliver",
+    "webhook.prune",
   ]);
 });
 

@@ -16,7 +16,7 @@ const nodeTypeNames = Object.values(schema.getTypeMap())
 
 describe("the registry is complete", () => {
   it("has a loader for every Node type of the schema", () => {
-    expect(nodeTypeNames).toEqual(["Account", "ApiToken", "Asset", "Conversation", "Folder", "Message", "Organization", "Room", "Space"]);
+    expect(nodeTypeNames).toEqual(["Account", "ApiToken", "Asset", "Conversation", "Folder", "Message", "Organization", "Room", "Space", "Webhook"]);
     expect(nodeLoaderProblems(schema)).toEqual([]);
     const loaded = [...registeredNodeTypes().values()].flat().sort();
     expect(loaded).toEqual(nodeTypeNames);
@@ -54,7 +54,7 @@ describe("each loader's visibility", () => {
   let peer: { account: { id: string }; token: string };
 
   beforeAll(async () => {
-    t = await buildTestApp({ workers: false });
+    t = await buildTestApp({ workers: false, env: { IMPORT_ALLOW_HOSTS: "127.0.0.1" } });
     w = await t.factories.world();
     other = await t.factories.world();
     // A member of the space with just assets:read (and conversations:read, as a room's participant),
@@ -78,6 +78,11 @@ describe("each loader's visibility", () => {
     const message = await admin<{ postMessage: { id: string } }>(`mutation($c: ID!) { postMessage(input: { conversationId: $c, text: "hi" }) { id } }`, {
       c: conversation.createConversation.id,
     });
+    const webhook = await t.gql<{ createWebhook: { webhook: { id: string } } }, unknown>(
+      `mutation($s: ID!) { createWebhook(input: { spaceId: $s, url: "http://127.0.0.1:9/hook", events: ["*"] }) { webhook { id } } }`,
+      { s: w.space.id },
+      w.adminToken,
+    );
     ids = {
       Room: room.createRoom.id,
       Conversation: conversation.createConversation.id,
@@ -88,6 +93,7 @@ describe("each loader's visibility", () => {
       Asset: file.data!.uploadAsset.id,
       Account: member.account.id,
       ApiToken: (await t.factories.token(member.account.id)).id,
+      Webhook: webhook.data!.createWebhook.webhook.id,
     };
   });
   afterAll(() => t?.close());
@@ -110,12 +116,17 @@ describe("each loader's visibility", () => {
     for (const id of Object.values(ids)) expect(await typeOf(id, other.adminToken)).toBeNull();
   });
 
-  it("shows a member its space, its entries, its organization, itself and its tokens", async () => {
-    for (const [type, id] of Object.entries(ids)) expect(await typeOf(id, member.token)).toBe(`${type}:${id}`);
+  it("shows a member its space, its entries, its organization, itself and its tokens; webhooks only to space admins", async () => {
+    for (const [type, id] of Object.entries(ids)) {
+      if (type !== "Webhook") expect(await typeOf(id, member.token)).toBe(`${type}:${id}`);
+    }
+    expect(await typeOf(ids.Webhook!, member.token)).toBeNull();
+    const spaceAdmin = await t.factories.member(w.org.id, w.space.id, ["space:admin"]);
+    expect(await typeOf(ids.Webhook!, spaceAdmin.token)).toBe(`Webhook:${ids.Webhook}`);
   });
 
   it("hides another account, its tokens and a space without a grant from a non-admin", async () => {
-    for (const id of [ids.Account!, ids.ApiToken!, ids.Space!, ids.Folder!, ids.Asset!, ids.Room!, ids.Conversation!, ids.Message!]) {
+    for (const id of [ids.Account!, ids.ApiToken!, ids.Space!, ids.Folder!, ids.Asset!, ids.Room!, ids.Conversation!, ids.Message!, ids.Webhook!]) {
       expect(await typeOf(id, peer.token)).toBeNull();
     }
     expect(await typeOf(ids.Organization!, peer.token)).toBe(`Organization:${ids.Organization}`);

@@ -70,6 +70,15 @@ async function adminFile(path: string) {
   const res = await uploadAsset(t.graphqlUrl, { token: w.adminToken, spaceId: w.space.id, path, body: "content", createParents: true });
   return res.data!.uploadAsset.id;
 }
+/** A webhook of the space, created by the admin (its target: the import source, allowed here). */
+async function adminWebhook() {
+  const res = await gql(
+    `mutation($s: ID!, $u: String!) { createWebhook(input: { spaceId: $s, url: $u, events: ["*"] }) { webhook { id } } }`,
+    { s: w.space.id, u: sourceUrl },
+    w.adminToken,
+  );
+  return (res.data!.createWebhook as { webhook: { id: string } }).webhook.id;
+}
 /** Starts a two-stage upload as the admin; returns the pending asset's id. */
 async function adminPendingUpload(path: string, body: string) {
   const res = await gql(
@@ -314,6 +323,40 @@ const OPS: Op[] = [
     run: (token, { account }) =>
       gql(`mutation($s: ID!, $a: ID!) { revokeSpaceAccess(input: { spaceId: $s, accountId: $a }) }`, { s: w.space.id, a: account! }, token),
   },
+  {
+    name: "createWebhook",
+    permission: "space:admin",
+    run: (token) =>
+      gql(
+        `mutation($s: ID!, $u: String!) { createWebhook(input: { spaceId: $s, url: $u, events: ["entry.created"] }) { secret webhook { id } } }`,
+        { s: w.space.id, u: sourceUrl },
+        token,
+      ),
+  },
+  {
+    name: "webhooks(spaceId)",
+    permission: "space:admin",
+    run: (token) => gql(`query($s: ID!) { webhooks(spaceId: $s) { id url events } }`, { s: w.space.id }, token),
+  },
+  {
+    name: "deleteWebhook",
+    permission: "space:admin",
+    setup: async () => ({ id: await adminWebhook() }),
+    run: (token, { id }) => gql(`mutation($id: ID!) { deleteWebhook(id: $id) { id } }`, { id: id! }, token),
+  },
+  {
+    name: "webhookDeliveries",
+    permission: "space:admin",
+    setup: async () => ({ id: await adminWebhook() }),
+    run: (token, { id }) => gql(`query($h: ID!) { webhookDeliveries(webhookId: $h, first: 5) { edges { node { id status } } } }`, { h: id! }, token),
+  },
+  {
+    name: "node(id) of a webhook",
+    permission: "space:admin",
+    setup: async () => ({ id: await adminWebhook() }),
+    run: (token, { id }) => gql(`query($id: ID!) { node(id: $id) { id ... on Webhook { url } } }`, { id: id! }, token),
+    nullWhenHidden: (res) => res.data?.node,
+  },
 ];
 
 /** Overwrites need assets:create as well; every other operation needs exactly one permission. */
@@ -414,7 +457,8 @@ const ORG_OPS: OrgOp[] = [
     name: "processingQueue",
     run: (token) => gql(`{ processingQueue { kind queued running failed done skipped } }`, {}, token),
     hiddenFromOtherOrg: (res) =>
-      !res.errors && ((res.data?.processingQueue ?? []) as Record<string, unknown>[]).every((k) => k.queued === 0 && k.running === 0 && k.failed === 0 && k.done === 0),
+      !res.errors &&
+      ((res.data?.processingQueue ?? []) as Record<string, unknown>[]).every((k) => k.queued === 0 && k.running === 0 && k.failed === 0 && k.done === 0),
   },
   {
     name: "organizations",

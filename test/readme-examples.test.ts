@@ -56,7 +56,8 @@ let spaceId: string;
 let scratch: string;
 
 beforeAll(async () => {
-  t = await buildTestApp({ workers: false });
+  // Workers run and 127.0.0.1 is allowed: the webhook example receives a delivery on this machine.
+  t = await buildTestApp({ env: { IMPORT_ALLOW_HOSTS: "127.0.0.1" } });
   const w = await t.factories.world();
   token = w.adminToken;
   spaceId = w.space.id;

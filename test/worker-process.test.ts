@@ -137,6 +137,7 @@ it("the API process only enqueues; the worker process purges replaced bytes and 
     "event.prune",
     "message.complete_stale",
     "upload.sweep",
+    "webhook.prune",
   ]);
   expect(jobsDone(api.stdout())).toEqual([]);
 

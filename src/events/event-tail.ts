@@ -22,6 +22,8 @@ export type EventTail = {
   position(): bigint;
   /** Calls `listener` with every event of `topic` from now on, in commit order. Returns the unsubscriber. */
   subscribe(topic: Topic, listener: (event: StoredEvent) => void): () => void;
+  /** Calls `listener` with every event, whatever its topic (consumers of the whole log: webhooks). */
+  subscribeAll(listener: (event: StoredEvent) => void): () => void;
   /** Called after each reconnect, once the gap has been filled from the table. */
   onReconnect(listener: () => Promise<void> | void): () => void;
   health(): TailHealth;
@@ -43,6 +45,7 @@ export function createEventTail(deps: { databaseUrl: string; pollIntervalMs: num
   const { log } = deps;
   const listeners = new Map<Topic, Set<(event: StoredEvent) => void>>();
   const reconnectListeners = new Set<() => Promise<void> | void>();
+  const allListeners = new Set<(event: StoredEvent) => void>();
   let lastId = 0n;
   let started = false;
   let closed = false;
@@ -67,6 +70,13 @@ export function createEventTail(deps: { databaseUrl: string; pollIntervalMs: num
         } catch (err) {
           log.error({ err, eventId: String(event.id) }, "event listener failed");
         }
+      }
+    }
+    for (const listener of [...allListeners]) {
+      try {
+        listener(event);
+      } catch (err) {
+        log.error({ err, eventId: String(event.id) }, "event listener failed");
       }
     }
   }
@@ -221,6 +231,10 @@ export function createEventTail(deps: { databaseUrl: string; pollIntervalMs: num
         set.delete(listener);
         if (!set.size && listeners.get(topic) === set) listeners.delete(topic);
       };
+    },
+    subscribeAll(listener) {
+      allListeners.add(listener);
+      return () => void allListeners.delete(listener);
     },
     onReconnect(listener) {
       reconnectListeners.add(listener);

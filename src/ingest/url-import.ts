@@ -226,11 +226,35 @@ async function checkedAddresses(url: URL, s: Settings, what: string): Promise<Re
   return addresses;
 }
 
+/**
+ * The checks of an import's first hop, for other requests we make to a URL a
+ * user gave us (webhooks): BAD_USER_INPUT when it is not a URL, URL_FORBIDDEN
+ * for a scheme, credentials or address we refuse, URL_FETCH_FAILED when the
+ * host does not resolve. Returns the addresses to dial (through pinnedLookup),
+ * so what is connected to is what was checked.
+ */
+export async function checkOutboundUrl(
+  rawUrl: string,
+  options: Pick<ImportOptions, "allowHosts" | "connectTimeoutMs" | "lookup">,
+): Promise<{ url: URL; host: string; addresses: ResolvedAddress[] }> {
+  const s = {
+    maxBytes: 0,
+    maxRedirects: 0,
+    readTimeoutMs: DEFAULTS.readTimeoutMs,
+    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+    lookup: options.lookup ?? defaultLookup,
+    allowHosts: normalizeAllowHosts(options.allowHosts ?? []),
+  };
+  const url = parseUserUrl(rawUrl);
+  checkUrlShape(url, "The URL");
+  return { url, host: bareHost(url), addresses: await checkedAddresses(url, s, "The URL") };
+}
+
 // ---------------------------------------------------------------------------
 // One request
 
 /** A `lookup` for node:http that answers with the checked addresses and never asks DNS again. */
-function pinnedLookup(addresses: ResolvedAddress[]): net.LookupFunction {
+export function pinnedLookup(addresses: ResolvedAddress[]): net.LookupFunction {
   return (_hostname, options, callback) => {
     // Node asks for all addresses when it races IPv4/IPv6 (autoSelectFamily).
     if (options.all) callback(null, addresses);

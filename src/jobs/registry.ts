@@ -6,9 +6,10 @@ import { eventJobs } from "../events/events.jobs.ts";
 import { blobJobs } from "../modules/blob/blob.jobs.ts";
 import { messageJobs } from "../modules/message/message.jobs.ts";
 import { processingJobs } from "../modules/processing/processing.jobs.ts";
+import { webhookJobs } from "../modules/webhook/webhook.jobs.ts";
 import type { JobSpec } from "./job-spec.ts";
 
-export const JOBS = [...blobJobs, ...eventJobs, ...messageJobs, ...processingJobs] as const;
+export const JOBS = [...blobJobs, ...eventJobs, ...messageJobs, ...processingJobs, ...webhookJobs] as const;
 
 type AnyJob = (typeof JOBS)[number];
 type DataOf<J> = J extends JobSpec<string, infer Data, never> ? Data : never;
