@@ -293,6 +293,33 @@ const sections = {
     }),
   }),
 
+  attachments: section(
+    {
+      mimeTypes: setting("ATTACHMENT_MIME_TYPES", z.string(), {
+        default:
+          "image/png,image/jpeg,image/webp,image/gif,application/pdf,text/csv,text/plain,application/json,application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        description:
+          "Comma-separated MIME types a chat attachment may have (declared and as stored after sniffing); others answer `UNSUPPORTED_MEDIA_TYPE` (415) and nothing is kept",
+      }),
+      uploadExpiresSeconds: setting("ATTACHMENT_UPLOAD_EXPIRES_SECONDS", seconds, {
+        default: 900,
+        description: "Lifetime of an attachment's presigned upload URL; a PUT after it answers 403, asking again gives a fresh URL",
+      }),
+      unboundTtlSeconds: setting("ATTACHMENT_UNBOUND_TTL_SECONDS", seconds, {
+        default: 86_400,
+        description:
+          "An uploaded attachment that no message bound this long after its upload began is removed (bytes purged, quota given back) by an hourly sweep",
+      }),
+    },
+    (v) => ({
+      ...v,
+      mimeTypes: v.mimeTypes
+        .split(",")
+        .map((m) => m.trim().toLowerCase())
+        .filter(Boolean) as readonly string[],
+    }),
+  ),
+
   workers: section({
     run: setting("RUN_WORKERS", bool, {
       default: true,

@@ -9,6 +9,8 @@ import { createAccountService } from "./modules/account/account.service.ts";
 import { createAssetService } from "./modules/asset/asset.service.ts";
 import { createAssetUploadService } from "./modules/asset/asset-upload.service.ts";
 import { createAssetBlobOwner } from "./modules/asset/asset-blob-owner.ts";
+import { createAttachmentBlobOwner } from "./modules/attachment/attachment-blob-owner.ts";
+import { createAttachmentService } from "./modules/attachment/attachment.service.ts";
 import { removeAbandonedWrites } from "./modules/blob/blob.reconcile.ts";
 import { createBlobService } from "./modules/blob/blob.service.ts";
 import { createEntryService } from "./modules/entry/entry.service.ts";
@@ -79,7 +81,10 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     prisma,
     blobStore,
     queue,
-    owners: { ENTRY: createAssetBlobOwner() },
+    owners: {
+      ENTRY: createAssetBlobOwner(),
+      ATTACHMENT: createAttachmentBlobOwner({ allowed: (m) => config.attachments.mimeTypes.includes(m.toLowerCase()) }),
+    },
     abandonAfterSeconds: config.uploads.abandonAfterSeconds,
     onReady: async (tx, blob) => {
       await processing!.enqueue(tx, blob);
@@ -98,8 +103,10 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
   });
   const grants = createGrantService({ prisma });
   const c = config.conversations;
+  const attachments = createAttachmentService({ prisma, blobStore, blobs, presign: config.presign, settings: config.attachments });
   const messages = createMessageService({
     prisma,
+    bindAttachments: attachments.bindAttachments,
     rateLimits: { post: c.postLimit, delta: c.deltaLimit, windowSeconds: c.rateWindowSeconds },
     agentChainDepth: c.agentChainDepth,
   });
@@ -132,6 +139,7 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     rooms: createRoomService({ prisma, dmMaxParticipants: c.dmMaxParticipants }),
     conversations: createConversationService({ prisma }),
     messages,
+    attachments,
     processing,
     webhooks: createWebhookService({ prisma, targets: webhookTargets }),
   };
@@ -144,6 +152,7 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     processing,
     eventRetentionDays: config.events.retentionDays,
     messages,
+    attachments,
     streamTimeoutSeconds: c.streamTimeoutSeconds,
     webhookDelivery: { ...webhookTargets, timeoutMs: config.webhooks.timeoutMs },
     webhookDeliveryRetentionDays: config.webhooks.deliveryRetentionDays,

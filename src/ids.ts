@@ -15,6 +15,7 @@ export const ID_PREFIXES = {
   Message: "msg",
   Webhook: "whk",
   WebhookDelivery: "whd",
+  Attachment: "att",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -101,6 +101,21 @@ describe("loadConfig", () => {
       import: { allowHosts: [], maxRedirects: 5, connectTimeoutMs: 5_000, readTimeoutMs: 15_000 },
       events: { retentionDays: 7, pollIntervalMs: 5_000 },
       conversations: { postLimit: 30, deltaLimit: 600, rateWindowSeconds: 10, agentChainDepth: 8, streamTimeoutSeconds: 120, dmMaxParticipants: 16 },
+      attachments: {
+        mimeTypes: [
+          "image/png",
+          "image/jpeg",
+          "image/webp",
+          "image/gif",
+          "application/pdf",
+          "text/csv",
+          "text/plain",
+          "application/json",
+          "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ],
+        uploadExpiresSeconds: 900,
+        unboundTtlSeconds: 86_400,
+      },
       workers: { run: true },
       log: { level: "info" },
     });

@@ -12,6 +12,7 @@ import "../modules/grant/grant.graphql.ts";
 import "../modules/room/room.graphql.ts";
 import "../modules/conversation/conversation.graphql.ts";
 import "../modules/message/message.graphql.ts";
+import "../modules/attachment/attachment.graphql.ts";
 import "../modules/webhook/webhook.graphql.ts";
 import "../modules/node/node.graphql.ts";
 

@@ -3,13 +3,14 @@
 // workers are all derived from it, so a new job is one spec in its module's
 // <noun>.jobs.ts plus, for a new module, one entry here.
 import { eventJobs } from "../events/events.jobs.ts";
+import { attachmentJobs } from "../modules/attachment/attachment.jobs.ts";
 import { blobJobs } from "../modules/blob/blob.jobs.ts";
 import { messageJobs } from "../modules/message/message.jobs.ts";
 import { processingJobs } from "../modules/processing/processing.jobs.ts";
 import { webhookJobs } from "../modules/webhook/webhook.jobs.ts";
 import type { JobSpec } from "./job-spec.ts";
 
-export const JOBS = [...blobJobs, ...eventJobs, ...messageJobs, ...processingJobs, ...webhookJobs] as const;
+export const JOBS = [...blobJobs, ...eventJobs, ...messageJobs, ...processingJobs, ...webhookJobs, ...attachmentJobs] as const;
 
 type AnyJob = (typeof JOBS)[number];
 type DataOf<J> = J extends JobSpec<string, infer Data, never> ? Data : never;

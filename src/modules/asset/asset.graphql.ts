@@ -92,9 +92,9 @@ builder.mutationFields((t) => ({
 // Two-stage uploads: createAssetUpload -> client PUTs to uploadRequest.url ->
 // completeAssetUpload (or the store/sweep completes it).
 
-type UploadRequestShape = { method: string; url: string; headers: Record<string, string>; expiresAt: Date };
+export type UploadRequestShape = { method: string; url: string; headers: Record<string, string>; expiresAt: Date };
 
-const UploadRequestRef = builder.objectRef<UploadRequestShape>("UploadRequest").implement({
+export const UploadRequestRef = builder.objectRef<UploadRequestShape>("UploadRequest").implement({
   description: "Send the file's bytes with exactly this method, URL and headers (they are part of the signature).",
   fields: (t) => ({
     method: t.exposeString("method"),

@@ -74,7 +74,16 @@ class Duplicate {
 
 export const messageNotStreaming = () => new AppError("MESSAGE_NOT_STREAMING", "The message is not streaming (it was completed)");
 
-export function createMessageService(deps: { prisma: PrismaClient; rateLimits: RateLimits; agentChainDepth: number }) {
+/** Most attachments one message may carry. */
+export const MESSAGE_ATTACHMENTS_MAX = 20;
+
+/** Binds attachments to a message in its posting transaction (attachment.service.ts); throws when one cannot be bound. */
+export type BindAttachments = (
+  tx: Tx,
+  input: { accountId: string; conversationId: string; messageId: string; attachmentIds: readonly string[] },
+) => Promise<void>;
+
+export function createMessageService(deps: { prisma: PrismaClient; rateLimits: RateLimits; agentChainDepth: number; bindAttachments?: BindAttachments }) {
   const { prisma } = deps;
 
   function roleFor(viewer: Viewer, requested: MessageRoleName | null | undefined): MessageRoleName {
@@ -89,15 +98,21 @@ export function createMessageService(deps: { prisma: PrismaClient; rateLimits: R
     const text = input.text ?? "";
     checkText(text);
     checkData(input.data);
-    if (input.attachmentIds?.length) {
-      throw errors.badInput("Attachments are not available yet: post without attachmentIds", { reason: "ATTACHMENTS_UNAVAILABLE" });
+    const attachmentIds = input.attachmentIds ?? [];
+    if (attachmentIds.length > MESSAGE_ATTACHMENTS_MAX) {
+      throw errors.badInput(`A message has at most ${MESSAGE_ATTACHMENTS_MAX} attachments`, {
+        limit: MESSAGE_ATTACHMENTS_MAX,
+        reason: "ATTACHMENT_NOT_BINDABLE",
+      });
     }
     const cmid = input.clientMessageId ?? null;
     if (cmid !== null && (cmid.length === 0 || cmid.length > CLIENT_MESSAGE_ID_MAX_CHARS || cmid.includes("\u0000"))) {
       throw errors.badInput(`clientMessageId must be 1 to ${CLIENT_MESSAGE_ID_MAX_CHARS} characters`);
     }
     const streaming = input.streaming ?? false;
-    if (!streaming && !text && (input.data === undefined || input.data === null)) throw errors.badInput("A message needs text or data");
+    if (!streaming && !text && !attachmentIds.length && (input.data === undefined || input.data === null)) {
+      throw errors.badInput("A message needs text, data or attachments");
+    }
     const access = await loadConversationAccess(prisma, viewer, input.conversationId);
     assertRoomWrite(viewer, access, "Conversation");
     const role = roleFor(viewer, input.role);
@@ -146,8 +161,13 @@ export function createMessageService(deps: { prisma: PrismaClient; rateLimits: R
             status: streaming ? "STREAMING" : "COMPLETE",
             clientMessageId: cmid,
             agentChain: conv.chain,
+            attachmentIds: [...attachmentIds],
           },
         });
+        if (attachmentIds.length) {
+          if (!deps.bindAttachments) throw errors.badInput("Attachments are not available", { reason: "ATTACHMENT_NOT_BINDABLE" });
+          await deps.bindAttachments(tx, { accountId: viewer.accountId, conversationId: input.conversationId, messageId: message.id, attachmentIds });
+        }
         recordEvent(tx, {
           type: "conversation.message_posted",
           spaceId: conv.space_id,

@@ -1,0 +1,140 @@
+// REST routes of chat attachments under /api/v1/agent/attachments (the agent
+// SDK's): presigned uploads, completion, download URLs.
+import type { FastifyInstance } from "fastify";
+import { errorResponses, viewerOf } from "../../http/rest.ts";
+import type { AttachmentService } from "./attachment.service.ts";
+
+const tags = ["attachments"];
+
+const PRESIGNED_BODY = {
+  type: "object",
+  required: ["filename", "mimeType", "conversationId", "size"],
+  additionalProperties: false,
+  properties: {
+    conversationId: { type: "string", description: "The conversation (cnv_…); you must be a participant with conversations:write" },
+    filename: { type: "string", maxLength: 255 },
+    mimeType: { type: "string", description: "Must be in ATTACHMENT_MIME_TYPES" },
+    size: { type: "integer", minimum: 0, description: "Exact byte length; the URL is bound to it" },
+    sha256: { type: "string", description: "Hex sha256; the store then refuses other bytes" },
+  },
+} as const;
+
+const PRESIGNED_ANSWER = {
+  type: "object",
+  description: "PUT the bytes to url with exactly these headers before expiresAt; a later PUT answers 403",
+  properties: {
+    attachmentId: { type: "string" },
+    url: { type: "string" },
+    method: { type: "string", enum: ["PUT"] },
+    headers: { type: "object", additionalProperties: { type: "string" } },
+    expiresAt: { type: "string", format: "date-time" },
+  },
+  required: ["attachmentId", "url", "method", "headers", "expiresAt"],
+} as const;
+
+export const ATTACHMENT_SCHEMA = {
+  type: "object",
+  properties: {
+    id: { type: "string" },
+    conversationId: { type: "string" },
+    messageId: { type: ["string", "null"] },
+    uploaderId: { type: ["string", "null"] },
+    filename: { type: "string" },
+    mimeType: { type: "string" },
+    size: { type: "integer" },
+    uploaded: { type: "boolean" },
+    available: { type: "boolean" },
+    retentionAt: { type: ["string", "null"], format: "date-time" },
+    deletedAt: { type: ["string", "null"], format: "date-time" },
+    createdAt: { type: "string", format: "date-time" },
+  },
+  required: ["id", "conversationId", "messageId", "filename", "mimeType", "size", "uploaded", "available", "retentionAt", "deletedAt", "createdAt"],
+} as const;
+
+const ID_PARAMS = { type: "object", required: ["attachmentId"], properties: { attachmentId: { type: "string" } } } as const;
+const STORE_ERRORS = ["STORAGE_UNAVAILABLE", "STORAGE_NOT_CONFIGURED"] as const;
+
+export async function registerAttachmentRoutes(api: FastifyInstance, deps: { attachments: AttachmentService }): Promise<void> {
+  const { attachments } = deps;
+
+  api.post<{ Body: { conversationId: string; filename: string; mimeType: string; size: number; sha256?: string } }>(
+    "/agent/attachments/presigned",
+    {
+      schema: {
+        tags,
+        operationId: "createAttachmentUpload",
+        summary: "Start an attachment upload: a presigned PUT (ATTACHMENT_UPLOAD_EXPIRES_SECONDS, 15 minutes by default)",
+        body: PRESIGNED_BODY,
+        response: {
+          200: PRESIGNED_ANSWER,
+          ...errorResponses("UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "BAD_USER_INPUT", "LIMITS_REACHED", "UNSUPPORTED_MEDIA_TYPE", ...STORE_ERRORS),
+        },
+      },
+    },
+    async (req) => {
+      const { attachment, uploadRequest } = await attachments.createAttachmentUpload(viewerOf(req), req.body);
+      return { attachmentId: attachment.id, ...uploadRequest };
+    },
+  );
+
+  api.post<{ Params: { attachmentId: string } }>(
+    "/agent/attachments/:attachmentId/complete",
+    {
+      schema: {
+        tags,
+        operationId: "completeAttachmentUpload",
+        summary: "Check the uploaded bytes (size, sha256, sniffed type); idempotent (the disk store completes uploads itself)",
+        params: ID_PARAMS,
+        response: {
+          200: ATTACHMENT_SCHEMA,
+          ...errorResponses("UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "UPLOAD_INCOMPLETE", "LIMITS_REACHED", "UNSUPPORTED_MEDIA_TYPE", ...STORE_ERRORS),
+        },
+      },
+    },
+    async (req) => attachmentJson(await attachments.completeAttachmentUpload(viewerOf(req), req.params.attachmentId)),
+  );
+
+  api.get<{ Params: { attachmentId: string } }>(
+    "/agent/attachments/:attachmentId",
+    {
+      schema: {
+        tags,
+        operationId: "getAttachment",
+        summary: "An attachment with a presigned downloadUrl (null when deleted, past retention or not uploaded)",
+        params: ID_PARAMS,
+        response: {
+          200: {
+            ...ATTACHMENT_SCHEMA,
+            properties: { ...ATTACHMENT_SCHEMA.properties, downloadUrl: { type: ["string", "null"] } },
+            required: [...ATTACHMENT_SCHEMA.required, "downloadUrl"],
+          },
+          ...errorResponses("UNAUTHENTICATED", "NOT_FOUND", ...STORE_ERRORS),
+        },
+      },
+    },
+    async (req) => {
+      const attachment = await attachments.readable(viewerOf(req), req.params.attachmentId);
+      return { ...attachmentJson(attachment), downloadUrl: (await attachments.downloadUrl(attachment))?.url ?? null };
+    },
+  );
+}
+
+type AttachmentRow = Awaited<ReturnType<AttachmentService["readable"]>>;
+
+export function attachmentJson(a: AttachmentRow) {
+  const now = Date.now();
+  return {
+    id: a.id,
+    conversationId: a.conversationId,
+    messageId: a.messageId,
+    uploaderId: a.uploaderId,
+    filename: a.filename,
+    mimeType: a.mimeType,
+    size: Number(a.size),
+    uploaded: a.blob?.status === "READY",
+    available: !a.deletedAt && a.blob?.status === "READY" && (!a.retentionAt || a.retentionAt.getTime() > now),
+    retentionAt: a.retentionAt?.toISOString() ?? null,
+    deletedAt: a.deletedAt?.toISOString() ?? null,
+    createdAt: a.createdAt.toISOString(),
+  };
+}

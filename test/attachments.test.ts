@@ -1,0 +1,310 @@
+// Chat attachments over real HTTP: presigned uploads through the blob lifecycle
+// (REST and GraphQL), the MIME allow-list and the sniffed type, quota, binding
+// to messages in the posting transaction, download URLs for participants, the
+// unbound sweep, expired URLs, and STORAGE_NOT_CONFIGURED on a missing bucket.
+import { createHash } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { S3BlobStore } from "../src/storage/s3/s3-blob-store.ts";
+import { buildTestApp, eventually, type TestApp } from "./harness.ts";
+import { call, conversationWorld, ok } from "./support/conversations.ts";
+import { adaptClientToS3rver, startS3rver, type TestS3 } from "./support/s3rver.ts";
+
+const UPLOAD_EXPIRES = 4;
+let t: TestApp;
+let w: Awaited<ReturnType<typeof conversationWorld>>;
+
+beforeAll(async () => {
+  t = await buildTestApp({ env: { ATTACHMENT_UPLOAD_EXPIRES_SECONDS: String(UPLOAD_EXPIRES), CONVERSATION_POST_LIMIT: "200" } });
+  w = await conversationWorld(t);
+});
+afterAll(() => t?.close());
+
+// A 1x1 PNG.
+const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64");
+const PDF = Buffer.from("%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n");
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+const q = {
+  createRoom: `mutation($s: ID!, $p: [ParticipantInput!]) { createRoom(input: { spaceId: $s, name: "r", participants: $p }) { id } }`,
+  createConversation: `mutation($r: ID!) { createConversation(input: { roomId: $r, title: "c" }) { id lastSeq } }`,
+  createUpload: `mutation($i: CreateAttachmentUploadInput!) { createAttachmentUpload(input: $i) { attachmentId url method headers expiresAt attachment { id uploaded mimeType } } }`,
+  complete: `mutation($id: ID!) { completeAttachmentUpload(attachmentId: $id) { id uploaded mimeType size } }`,
+  renew: `mutation($id: ID!) { renewAttachmentUpload(attachmentId: $id) { attachmentId url headers } }`,
+  post: `mutation($c: ID!, $text: String, $a: [ID!]) { postMessage(input: { conversationId: $c, text: $text, attachmentIds: $a }) { id seq attachmentIds attachments { id filename mimeType size messageId downloadUrl available } } }`,
+  message: `query($id: ID!) { node(id: $id) { ... on Message { attachments { id filename downloadUrl available } } } }`,
+  lastSeq: `query($c: ID!) { conversation(id: $c) { lastSeq } }`,
+};
+
+type Presigned = { attachmentId: string; url: string; method: string; headers: Record<string, string>; expiresAt: string };
+
+async function setup() {
+  const owner = await w.user();
+  const agent = await w.agent();
+  const room = (
+    await ok<{ createRoom: { id: string } }>(t.graphqlUrl, owner.token, q.createRoom, { s: w.space.id, p: [{ accountId: agent.id, role: "AGENT" }] })
+  ).createRoom.id;
+  const conv = (await ok<{ createConversation: { id: string } }>(t.graphqlUrl, owner.token, q.createConversation, { r: room })).createConversation.id;
+  return { owner, agent, room, conv };
+}
+
+const rest = (token: string, method: string, path: string, body?: unknown) =>
+  fetch(`${t.url}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+
+const presign = async (token: string, body: Record<string, unknown>) => {
+  const res = await rest(token, "POST", "/agent/attachments/presigned", body);
+  return { status: res.status, json: (await res.json()) as Presigned & { error?: { code: string; details?: unknown } } };
+};
+
+const put = (p: { url: string; headers: Record<string, string> }, body: Buffer) =>
+  fetch(p.url, {
+    method: "PUT",
+    headers: Object.fromEntries(Object.entries(p.headers).filter(([k]) => k.toLowerCase() !== "content-length")),
+    body: new Uint8Array(body),
+  });
+
+const org = () => t.deps.prisma.organization.findUniqueOrThrow({ where: { id: w.org.id } });
+
+/** An uploaded (READY) attachment of `token` in `conv`. */
+async function uploaded(token: string, conv: string, bytes: Buffer = PNG, filename = "dot.png", mimeType = "image/png") {
+  const p = await presign(token, { conversationId: conv, filename, mimeType, size: bytes.length });
+  expect(p.status).toBe(200);
+  expect((await put(p.json, bytes)).status).toBe(200);
+  return p.json.attachmentId;
+}
+
+describe("the seed's SDK flow", () => {
+  it("presigned -> PUT with fetch -> postMessage with the attachment -> the agent downloads it", async () => {
+    const { owner, agent, conv } = await setup();
+    const before = await org();
+    const p = await presign(owner.token, { conversationId: conv, filename: "dot.png", mimeType: "image/png", size: PNG.length });
+    expect(p.status).toBe(200);
+    expect(p.json).toMatchObject({ attachmentId: expect.stringMatching(/^att_/), method: "PUT", url: expect.any(String) });
+    const expiresIn = new Date(p.json.expiresAt).getTime() - Date.now();
+    expect(expiresIn).toBeGreaterThan(0);
+    expect(expiresIn).toBeLessThanOrEqual(UPLOAD_EXPIRES * 1000);
+    // Reserved while pending.
+    expect((await org()).reservedBytes - before.reservedBytes).toBe(BigInt(PNG.length));
+    expect((await put(p.json, PNG)).status).toBe(200);
+    // The disk store's PUT completed it: billed, reservation settled.
+    const after = await org();
+    expect(after.usedBytes - before.usedBytes).toBe(BigInt(PNG.length));
+    expect(after.reservedBytes).toBe(before.reservedBytes);
+
+    const posted = await ok<{ postMessage: { id: string; attachmentIds: string[]; attachments: { id: string; messageId: string; mimeType: string }[] } }>(
+      t.graphqlUrl,
+      owner.token,
+      q.post,
+      { c: conv, text: "look", a: [p.json.attachmentId] },
+    );
+    expect(posted.postMessage.attachmentIds).toEqual([p.json.attachmentId]);
+    expect(posted.postMessage.attachments).toMatchObject([{ id: p.json.attachmentId, messageId: posted.postMessage.id, mimeType: "image/png" }]);
+    // The message_posted event carries them.
+    const event = await t.deps.prisma.event.findFirstOrThrow({ where: { type: "conversation.message_posted", subjectId: posted.postMessage.id } });
+    expect((event.payload as { attachmentIds: string[] }).attachmentIds).toEqual([p.json.attachmentId]);
+
+    // The agent (a participant) gets a download URL; the bytes are the upload's.
+    const seen = await ok<{ node: { attachments: { downloadUrl: string; available: boolean }[] } }>(t.graphqlUrl, agent.token, q.message, {
+      id: posted.postMessage.id,
+    });
+    expect(seen.node.attachments[0]!.available).toBe(true);
+    const download = await fetch(seen.node.attachments[0]!.downloadUrl);
+    expect(download.status).toBe(200);
+    expect(Buffer.from(await download.arrayBuffer())).toEqual(PNG);
+    // And the REST view of it.
+    const res = await rest(agent.token, "GET", `/agent/attachments/${p.json.attachmentId}`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ id: p.json.attachmentId, messageId: posted.postMessage.id, available: true, downloadUrl: expect.any(String) });
+    // Processing ran on it like on every blob.
+    await eventually(async () => (await t.deps.prisma.blob.count({ where: { source: { attachment: { id: p.json.attachmentId } } } })) > 0, 20_000);
+  });
+
+  it("GraphQL createAttachmentUpload with sha256, explicit completion, idempotent", async () => {
+    const { owner, conv } = await setup();
+    const res = await ok<{ createAttachmentUpload: Presigned & { attachment: { uploaded: boolean } } }>(t.graphqlUrl, owner.token, q.createUpload, {
+      i: { conversationId: conv, filename: "doc.pdf", mimeType: "application/pdf", size: PDF.length, sha256: sha256(PDF) },
+    });
+    const up = res.createAttachmentUpload;
+    expect(up.attachment.uploaded).toBe(false);
+    const early = await call(t.graphqlUrl, owner.token, q.complete, { id: up.attachmentId });
+    expect(early.errors?.[0]?.extensions?.code).toBe("UPLOAD_INCOMPLETE");
+    expect((await put(up, PDF)).status).toBe(200);
+    for (let i = 0; i < 2; i++) {
+      const done = await ok<{ completeAttachmentUpload: { uploaded: boolean; mimeType: string; size: number } }>(t.graphqlUrl, owner.token, q.complete, {
+        id: up.attachmentId,
+      });
+      expect(done.completeAttachmentUpload).toEqual({ id: up.attachmentId, uploaded: true, mimeType: "application/pdf", size: PDF.length });
+    }
+  });
+});
+
+describe("refusals leave nothing behind", () => {
+  const counts = async () => ({
+    attachments: await t.deps.prisma.attachment.count(),
+    pending: await t.deps.prisma.blob.count({ where: { status: "PENDING" } }),
+    reserved: (await org()).reservedBytes,
+  });
+
+  it("a declared type outside the allow-list: 415 UNSUPPORTED_MEDIA_TYPE (REST and GraphQL)", async () => {
+    const { owner, conv } = await setup();
+    const before = await counts();
+    const p = await presign(owner.token, { conversationId: conv, filename: "x.html", mimeType: "text/html", size: 10 });
+    expect(p.status).toBe(415);
+    expect(p.json.error?.code).toBe("UNSUPPORTED_MEDIA_TYPE");
+    const g = await call(t.graphqlUrl, owner.token, q.createUpload, { i: { conversationId: conv, filename: "x.zip", mimeType: "application/zip", size: 10 } });
+    expect(g.errors?.[0]?.extensions?.code).toBe("UNSUPPORTED_MEDIA_TYPE");
+    expect(await counts()).toEqual(before);
+  });
+
+  it("bytes whose sniffed type contradicts the declared one: the PUT answers 415 and the attachment is gone", async () => {
+    const { owner, conv } = await setup();
+    const before = await counts();
+    const used = (await org()).usedBytes;
+    const p = await presign(owner.token, { conversationId: conv, filename: "dot.png", mimeType: "image/png", size: PDF.length });
+    const res = await put(p.json, PDF);
+    expect(res.status).toBe(415);
+    expect(await t.deps.prisma.attachment.findUnique({ where: { id: p.json.attachmentId } })).toBeNull();
+    expect(await counts()).toEqual(before);
+    expect((await org()).usedBytes).toBe(used);
+  });
+
+  it("text/plain declared on ZIP bytes (stored type outside the list): refused on completion, nothing kept", async () => {
+    const { owner, conv } = await setup();
+    const before = await counts();
+    const zip = Buffer.concat([Buffer.from("PK\u0003\u0004"), Buffer.alloc(60)]);
+    const p = await presign(owner.token, { conversationId: conv, filename: "a.txt", mimeType: "text/plain", size: zip.length });
+    await put(p.json, zip);
+    expect(await t.deps.prisma.attachment.findUnique({ where: { id: p.json.attachmentId } })).toBeNull();
+    expect(await counts()).toEqual(before);
+  });
+
+  it("non-participants get NOT_FOUND, observers FORBIDDEN, bad sizes BAD_USER_INPUT", async () => {
+    const { owner, room, conv } = await setup();
+    const outsider = await w.user();
+    const before = await counts();
+    expect((await presign(outsider.token, { conversationId: conv, filename: "a.png", mimeType: "image/png", size: 1 })).status).toBe(404);
+    const observer = await w.user();
+    await ok(t.graphqlUrl, owner.token, `mutation($r: ID!, $a: ID!) { addParticipant(input: { roomId: $r, accountId: $a, role: OBSERVER }) { accountId } }`, {
+      r: room,
+      a: observer.id,
+    });
+    expect((await presign(observer.token, { conversationId: conv, filename: "a.png", mimeType: "image/png", size: 1 })).status).toBe(403);
+    expect((await presign(owner.token, { conversationId: conv, filename: "a/b.png", mimeType: "image/png", size: 1 })).status).toBe(400);
+    expect((await presign(owner.token, { conversationId: conv, filename: "a.png", mimeType: "image/png", size: 10_000_000_000 })).json.error?.code).toBe(
+      "LIMITS_REACHED",
+    );
+    expect(await counts()).toEqual(before);
+  });
+});
+
+describe("binding", () => {
+  const refused = async (token: string, conv: string, ids: string[]) => {
+    const before = await ok<{ conversation: { lastSeq: number } }>(t.graphqlUrl, token, q.lastSeq, { c: conv });
+    const res = await call(t.graphqlUrl, token, q.post, { c: conv, text: "x", a: ids });
+    expect(res.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", details: { reason: "ATTACHMENT_NOT_BINDABLE" } });
+    // Nothing was posted.
+    expect(await ok(t.graphqlUrl, token, q.lastSeq, { c: conv })).toEqual(before);
+  };
+
+  it("only the poster's own, completed, unbound attachments of that conversation", async () => {
+    const { owner, agent, room, conv } = await setup();
+    const otherConv = (await ok<{ createConversation: { id: string } }>(t.graphqlUrl, owner.token, q.createConversation, { r: room })).createConversation.id;
+    const mine = await uploaded(owner.token, conv);
+    const agents = await uploaded(agent.token, conv);
+    const elsewhere = await uploaded(owner.token, otherConv);
+    const pending = (await presign(owner.token, { conversationId: conv, filename: "p.png", mimeType: "image/png", size: PNG.length })).json.attachmentId;
+    await refused(owner.token, conv, [agents]);
+    await refused(owner.token, conv, [mine, elsewhere]);
+    await refused(owner.token, conv, [pending]);
+    await refused(owner.token, conv, ["att_doesnotexist"]);
+    await refused(owner.token, conv, [mine, mine]);
+    // Still unbound after the refusals: it binds now, once.
+    const posted = await ok<{ postMessage: { attachmentIds: string[] } }>(t.graphqlUrl, owner.token, q.post, { c: conv, a: [mine] });
+    expect(posted.postMessage.attachmentIds).toEqual([mine]);
+    await refused(owner.token, conv, [mine]);
+  });
+
+  it("non-participants cannot read a message's attachments; GET answers NOT_FOUND", async () => {
+    const { owner, conv } = await setup();
+    const id = await uploaded(owner.token, conv);
+    await ok(t.graphqlUrl, owner.token, q.post, { c: conv, text: "x", a: [id] });
+    const outsider = await w.user();
+    expect((await rest(outsider.token, "GET", `/agent/attachments/${id}`)).status).toBe(404);
+  });
+});
+
+describe("expiry", () => {
+  it("an upload URL used after it expired answers 403; renewing gives a working one", async () => {
+    const { owner, conv } = await setup();
+    const p = await presign(owner.token, { conversationId: conv, filename: "dot.png", mimeType: "image/png", size: PNG.length });
+    await new Promise((r) => setTimeout(r, (UPLOAD_EXPIRES + 1) * 1000));
+    expect((await put(p.json, PNG)).status).toBe(403);
+    const renewed = await ok<{ renewAttachmentUpload: Presigned }>(t.graphqlUrl, owner.token, q.renew, { id: p.json.attachmentId });
+    expect((await put(renewed.renewAttachmentUpload, PNG)).status).toBe(200);
+    expect((await t.deps.prisma.attachment.findUniqueOrThrow({ where: { id: p.json.attachmentId }, include: { blob: true } })).blob?.status).toBe("READY");
+  });
+
+  it("the unbound sweep removes attachments no message took: bytes purged, quota back; bound ones stay", async () => {
+    const { owner, conv } = await setup();
+    const unbound = await uploaded(owner.token, conv);
+    const bound = await uploaded(owner.token, conv);
+    await ok(t.graphqlUrl, owner.token, q.post, { c: conv, a: [bound] });
+    const key = (await t.deps.prisma.attachment.findUniqueOrThrow({ where: { id: unbound }, include: { blob: true } })).blob!.key;
+    const ttl = t.deps.config.attachments.unboundTtlSeconds;
+    // Not yet due.
+    await t.deps.services.attachments.sweepUnbound();
+    expect(await t.deps.prisma.attachment.findUnique({ where: { id: unbound } })).not.toBeNull();
+    // Every unbound attachment is due then (other tests' too): their bytes leave the usage.
+    const due = await t.deps.prisma.attachment.findMany({ where: { messageId: null }, include: { blob: true } });
+    const dueBytes = due.filter((a) => a.blob?.status === "READY").reduce((sum, a) => sum + a.size, 0n);
+    const before = await org();
+    await t.deps.services.attachments.sweepUnbound(new Date(Date.now() + (ttl + 1) * 1000));
+    expect(await t.deps.prisma.attachment.findUnique({ where: { id: unbound } })).toBeNull();
+    expect(await t.deps.prisma.attachment.findUnique({ where: { id: bound } })).not.toBeNull();
+    expect(await t.deps.prisma.attachment.count({ where: { messageId: null } })).toBe(0);
+    expect(before.usedBytes - (await org()).usedBytes).toBe(dueBytes);
+    expect((await org()).reservedBytes).toBe(0n);
+    expect(await t.deps.blobStore.head(key)).toBeNull();
+  });
+});
+
+describe("a store that refuses the configuration", () => {
+  let s3: TestS3;
+  let store: S3BlobStore;
+  let bad: TestApp;
+  beforeAll(async () => {
+    s3 = await startS3rver();
+    store = new S3BlobStore({ ...s3.config, bucket: "no-such-bucket" });
+    adaptClientToS3rver(store.client);
+    bad = await buildTestApp({ blobStore: () => store, workers: false });
+  });
+  afterAll(async () => {
+    await bad?.close();
+    store?.client.destroy();
+    await s3?.stop();
+  });
+
+  it("answers STORAGE_NOT_CONFIGURED (503) at once and reserves nothing; the server is up and /readyz says why", async () => {
+    const bw = await conversationWorld(bad);
+    const u = await bw.user();
+    const room = (await ok<{ createRoom: { id: string } }>(bad.graphqlUrl, u.token, q.createRoom, { s: bw.space.id, p: [] })).createRoom.id;
+    const conv = (await ok<{ createConversation: { id: string } }>(bad.graphqlUrl, u.token, q.createConversation, { r: room })).createConversation.id;
+    const started = performance.now();
+    const res = await fetch(`${bad.url}/api/v1/agent/attachments/presigned`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${u.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ conversationId: conv, filename: "a.png", mimeType: "image/png", size: 10 }),
+    });
+    expect(performance.now() - started).toBeLessThan(3_000);
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("STORAGE_NOT_CONFIGURED");
+    expect(await bad.deps.prisma.attachment.count()).toBe(0);
+    expect(await bad.deps.prisma.blob.count()).toBe(0);
+    const ready = await fetch(`${bad.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(JSON.stringify(await ready.json())).toContain("STORAGE_NOT_CONFIGURED");
+  });
+});
