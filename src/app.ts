@@ -62,7 +62,7 @@ export async function buildApp(deps: Deps): Promise<App> {
   }
   await registerRestApi(fastify, { prisma }, [
     (api) => registerAssetRoutes(api, { assets: services.assets, uploads: services.uploads, entries: services.entries, prisma }),
-    (api) => registerAttachmentRoutes(api, { attachments: services.attachments }),
+    (api) => registerAttachmentRoutes(api, { attachments: services.attachments, attachmentAdmin: services.attachmentAdmin }),
   ]);
   const yoga = createYogaServer(deps, liveAccess);
   await registerGraphqlRoute(fastify, yoga);

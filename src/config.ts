@@ -310,6 +310,10 @@ const sections = {
         description:
           "An uploaded attachment that no message bound this long after its upload began is removed (bytes purged, quota given back) by an hourly sweep",
       }),
+      restoreDays: setting("ATTACHMENT_RESTORE_DAYS", z.coerce.number().int().min(0), {
+        default: 7,
+        description: "Days a soft-deleted attachment keeps its bytes (restoreAttachment brings it back); then the retention sweep purges them",
+      }),
     },
     (v) => ({
       ...v,

@@ -11,6 +11,7 @@ import { createAssetUploadService } from "./modules/asset/asset-upload.service.t
 import { createAssetBlobOwner } from "./modules/asset/asset-blob-owner.ts";
 import { createAttachmentBlobOwner } from "./modules/attachment/attachment-blob-owner.ts";
 import { createAttachmentService } from "./modules/attachment/attachment.service.ts";
+import { createAttachmentAdminService } from "./modules/attachment/attachment-admin.service.ts";
 import { removeAbandonedWrites } from "./modules/blob/blob.reconcile.ts";
 import { createBlobService } from "./modules/blob/blob.service.ts";
 import { createEntryService } from "./modules/entry/entry.service.ts";
@@ -140,6 +141,7 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     conversations: createConversationService({ prisma }),
     messages,
     attachments,
+    attachmentAdmin: createAttachmentAdminService({ prisma, attachments }),
     processing,
     webhooks: createWebhookService({ prisma, targets: webhookTargets }),
   };

@@ -308,3 +308,182 @@ describe("a store that refuses the configuration", () => {
     expect(JSON.stringify(await ready.json())).toContain("STORAGE_NOT_CONFIGURED");
   });
 });
+
+describe("retention", () => {
+  const retention = (token: string, body: Record<string, unknown>) => rest(token, "PATCH", "/agent/attachments/retention", body);
+  const row = (id: string) => t.deps.prisma.attachment.findUnique({ where: { id }, include: { blob: true } });
+  const DAY = 86_400_000;
+
+  it("a space default sets retentionAt on new attachments and recomputes those without an override; null keeps them", async () => {
+    const { owner, conv } = await setup();
+    const existing = await uploaded(owner.token, conv);
+    const overridden = await uploaded(owner.token, conv);
+    const keepAt = new Date(Date.now() + 400 * DAY).toISOString();
+    expect((await retention(w.adminToken, { attachmentId: overridden, retentionAt: keepAt })).status).toBe(200);
+    const res = await retention(w.adminToken, { spaceId: w.space.id, retentionDays: 30 });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ spaceId: w.space.id, retentionDays: 30 });
+    const e = (await row(existing))!;
+    expect(e.retentionAt!.getTime()).toBe(e.createdAt.getTime() + 30 * DAY);
+    expect((await row(overridden))!.retentionAt!.toISOString()).toBe(keepAt);
+    const fresh = (await row(await uploaded(owner.token, conv)))!;
+    expect(fresh.retentionAt!.getTime()).toBe(fresh.createdAt.getTime() + 30 * DAY);
+    // GraphQL: back to keeping.
+    const g = await ok<{ setAttachmentRetention: { retentionDays: number | null } }>(
+      t.graphqlUrl,
+      w.adminToken,
+      `mutation($s: ID!) { setAttachmentRetention(input: { spaceId: $s, retentionDays: null }) { retentionDays updated } }`,
+      { s: w.space.id },
+    );
+    expect(g.setAttachmentRetention.retentionDays).toBeNull();
+    expect((await row(existing))!.retentionAt).toBeNull();
+    expect((await row(overridden))!.retentionAt!.toISOString()).toBe(keepAt);
+  });
+
+  it("who may set it: managers for the space; the uploader for its own; others FORBIDDEN or NOT_FOUND; bad input refused", async () => {
+    const { owner, agent, conv } = await setup();
+    const mine = await uploaded(owner.token, conv);
+    expect((await retention(owner.token, { spaceId: w.space.id, retentionDays: 5 })).status).toBe(403);
+    expect((await retention(owner.token, { attachmentId: mine, retentionAt: new Date(Date.now() + DAY).toISOString() })).status).toBe(200);
+    expect((await retention(agent.token, { attachmentId: mine, retentionAt: null })).status).toBe(403);
+    const manager = await t.factories.member(w.org.id, w.space.id, ["attachments:manage"]);
+    expect((await retention(manager.token, { attachmentId: mine, retentionAt: null })).status).toBe(200);
+    expect((await retention(manager.token, { spaceId: w.space.id, retentionDays: 0 })).status).toBe(400);
+    expect((await retention(manager.token, { spaceId: w.space.id, attachmentId: mine })).status).toBe(400);
+    expect((await row(mine))!.retentionAt).toBeNull();
+  });
+
+  it("an override in the past: never handed out (no URL, no binding) before the sweep; the sweep soft-deletes it and purges the bytes", async () => {
+    const { owner, agent, conv } = await setup();
+    const id = await uploaded(owner.token, conv);
+    const posted = await ok<{ postMessage: { id: string } }>(t.graphqlUrl, owner.token, q.post, { c: conv, a: [id] });
+    const key = (await row(id))!.blob!.key;
+    const used = (await org()).usedBytes;
+    expect((await retention(owner.token, { attachmentId: id, retentionAt: new Date(Date.now() - 1000).toISOString() })).status).toBe(200);
+    const seen = await ok<{ node: { attachments: { downloadUrl: string | null; available: boolean }[] } }>(t.graphqlUrl, agent.token, q.message, {
+      id: posted.postMessage.id,
+    });
+    expect(seen.node.attachments).toMatchObject([{ downloadUrl: null, available: false }]);
+    expect(await (await rest(agent.token, "GET", `/agent/attachments/${id}`)).json()).toMatchObject({ available: false, downloadUrl: null });
+    // An unbound one past retention cannot be bound either.
+    const other = await uploaded(owner.token, conv);
+    await retention(owner.token, { attachmentId: other, retentionAt: new Date(Date.now() - 1000).toISOString() });
+    const refused = await call(t.graphqlUrl, owner.token, q.post, { c: conv, a: [other] });
+    expect(refused.errors?.[0]?.extensions?.details).toMatchObject({ reason: "ATTACHMENT_NOT_BINDABLE" });
+
+    const swept = await t.deps.services.attachments.sweepRetention();
+    expect(swept.purged).toBeGreaterThanOrEqual(2);
+    const after = (await row(id))!;
+    expect(after.deletedAt).not.toBeNull();
+    expect(after.blobId).toBeNull();
+    expect(await t.deps.blobStore.head(key)).toBeNull();
+    // Both purged; `used` was read before the second was uploaded.
+    expect(used - (await org()).usedBytes).toBe(BigInt(PNG.length));
+    // The message still lists it, unavailable.
+    const later = await ok<{ node: { attachments: { available: boolean }[] } }>(t.graphqlUrl, agent.token, q.message, { id: posted.postMessage.id });
+    expect(later.node.attachments).toMatchObject([{ available: false }]);
+  });
+
+  it("hard delete: row and bytes gone at once, quota given back; others may not", async () => {
+    const { owner, agent, conv } = await setup();
+    const id = await uploaded(owner.token, conv);
+    const key = (await row(id))!.blob!.key;
+    const used = (await org()).usedBytes;
+    expect((await rest(agent.token, "DELETE", `/agent/attachments/${id}`)).status).toBe(403);
+    const res = await rest(owner.token, "DELETE", `/agent/attachments/${id}`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ id });
+    expect(await row(id)).toBeNull();
+    expect(await t.deps.blobStore.head(key)).toBeNull();
+    expect(used - (await org()).usedBytes).toBe(BigInt(PNG.length));
+    // GraphQL, by a manager.
+    const second = await uploaded(owner.token, conv);
+    const g = await ok<{ deleteAttachment: string }>(t.graphqlUrl, w.adminToken, `mutation($id: ID!) { deleteAttachment(id: $id) }`, { id: second });
+    expect(g.deleteAttachment).toBe(second);
+    expect(await row(second)).toBeNull();
+  });
+});
+
+describe("the operator list", () => {
+  const list = `query($s: ID!, $f: AttachmentFilter, $o: AttachmentOrder, $first: Int, $after: String) {
+    attachments(spaceId: $s, filter: $f, orderBy: $o, first: $first, after: $after) {
+      items { id filename mimeType size uploaderId conversationId messageId expiresInSeconds deletedAt } nextCursor } }`;
+  type Page = { attachments: { items: { id: string; mimeType: string; size: number; expiresInSeconds: number | null }[]; nextCursor: string | null } };
+
+  it("filters by uploader, MIME type (exact or image/*), retention, conversation, deleted; pages; soft delete and restore", async () => {
+    const sp = await t.factories.space(w.org.id);
+    const u = await t.factories.member(w.org.id, sp.id, ["conversations:read", "conversations:write"]);
+    const room = (await ok<{ createRoom: { id: string } }>(t.graphqlUrl, u.token, q.createRoom, { s: sp.id, p: [] })).createRoom.id;
+    const conv = (await ok<{ createConversation: { id: string } }>(t.graphqlUrl, u.token, q.createConversation, { r: room })).createConversation.id;
+    const png = await uploaded(u.token, conv);
+    const pdf = await uploaded(u.token, conv, PDF, "a.pdf", "application/pdf");
+    const csvBytes = Buffer.from("a,b\n1,2\n");
+    const csv = await uploaded(u.token, conv, csvBytes, "t.csv", "text/csv");
+    await ok(
+      t.graphqlUrl,
+      w.adminToken,
+      `mutation($id: ID!, $at: DateTime) { setAttachmentRetention(input: { attachmentId: $id, retentionAt: $at }) { updated } }`,
+      {
+        id: pdf,
+        at: new Date(Date.now() + 2 * 86_400_000).toISOString(),
+      },
+    );
+    await ok(
+      t.graphqlUrl,
+      w.adminToken,
+      `mutation($id: ID!, $at: DateTime) { setAttachmentRetention(input: { attachmentId: $id, retentionAt: $at }) { updated } }`,
+      {
+        id: csv,
+        at: new Date(Date.now() - 1000).toISOString(),
+      },
+    );
+    const ids = async (f: Record<string, unknown>, token = w.adminToken) =>
+      (await ok<Page>(t.graphqlUrl, token, list, { s: sp.id, f })).attachments.items.map((i) => i.id).sort();
+    expect(await ids({})).toEqual([png, pdf, csv].sort());
+    expect(await ids({ mimeType: "image/*" })).toEqual([png]);
+    expect(await ids({ mimeType: "application/pdf" })).toEqual([pdf]);
+    expect(await ids({ uploadedBy: u.account.id, conversationId: conv })).toEqual([png, pdf, csv].sort());
+    expect(await ids({ uploadedBy: w.admin.id })).toEqual([]);
+    expect(await ids({ retention: { kind: "NONE" } })).toEqual([png]);
+    expect(await ids({ retention: { kind: "EXPIRED" } })).toEqual([csv]);
+    expect(await ids({ retention: { kind: "EXPIRING_WITHIN", days: 3 } })).toEqual([pdf]);
+    expect(await ids({ retention: { kind: "EXPIRING_WITHIN", days: 1 } })).toEqual([]);
+    expect(await ids({ retention: { kind: "ACTIVE" } })).toEqual([png, pdf].sort());
+
+    // Pages by size, ascending.
+    const p1 = await ok<Page>(t.graphqlUrl, w.adminToken, list, { s: sp.id, o: { field: "SIZE", direction: "ASC" }, first: 2 });
+    expect(p1.attachments.items.map((i) => i.size)).toEqual([PNG.length, csvBytes.length, PDF.length].sort((a, b) => a - b).slice(0, 2));
+    const p2 = await ok<Page>(t.graphqlUrl, w.adminToken, list, {
+      s: sp.id,
+      o: { field: "SIZE", direction: "ASC" },
+      first: 2,
+      after: p1.attachments.nextCursor,
+    });
+    expect(p2.attachments.items).toHaveLength(1);
+    expect(p2.attachments.nextCursor).toBeNull();
+
+    // Soft delete: out of the default list, in deleted: true, never handed out; restore brings it back.
+    await ok(t.graphqlUrl, w.adminToken, `mutation($id: ID!) { softDeleteAttachment(id: $id) { deletedAt available } }`, { id: png });
+    expect(await ids({})).toEqual([pdf, csv].sort());
+    expect(await ids({ deleted: true })).toEqual([png]);
+    expect(await (await rest(u.token, "GET", `/agent/attachments/${png}`)).json()).toMatchObject({ available: false, downloadUrl: null });
+    const restored = await ok<{ restoreAttachment: { available: boolean } }>(
+      t.graphqlUrl,
+      w.adminToken,
+      `mutation($id: ID!) { restoreAttachment(id: $id) { available } }`,
+      { id: png },
+    );
+    expect(restored.restoreAttachment.available).toBe(true);
+
+    // REST listing with the same filters.
+    const res = await rest(w.adminToken, "GET", `/agent/attachments?spaceId=${sp.id}&mimeType=${encodeURIComponent("image/*")}`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { items: { id: string }[] }).items.map((i) => i.id)).toEqual([png]);
+
+    // Not for plain participants; NOT_FOUND for other spaces' members.
+    expect((await call(t.graphqlUrl, u.token, list, { s: sp.id })).errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+    expect((await rest(u.token, "GET", `/agent/attachments?spaceId=${sp.id}`)).status).toBe(403);
+    const stranger = await t.factories.member(w.org.id, w.space.id, ["attachments:manage"]);
+    expect((await rest(stranger.token, "GET", `/agent/attachments?spaceId=${sp.id}`)).status).toBe(404);
+  });
+});

@@ -115,6 +115,7 @@ describe("loadConfig", () => {
         ],
         uploadExpiresSeconds: 900,
         unboundTtlSeconds: 86_400,
+        restoreDays: 7,
       },
       workers: { run: true },
       log: { level: "info" },

@@ -106,10 +106,94 @@ async function subscribeOnce(token: string | undefined, query: string, variables
   }
 }
 
+const adminViewer = () => ({
+  accountId: w.admin.id,
+  organizationId: w.org.id,
+  tokenId: "x",
+  tokenExpiresAt: null,
+  isOrgAdmin: true,
+  kind: "SERVICE" as const,
+  grants: new Map(),
+});
+
+/** A completed attachment uploaded by the organization admin (the room's OWNER) into `conversation`. */
+async function adminAttachment(conversation: string): Promise<string> {
+  const body = Buffer.from("a,b\n1,2\n");
+  const { attachment, uploadRequest } = await t.deps.services.attachments.createAttachmentUpload(adminViewer(), {
+    conversationId: conversation,
+    filename: "t.csv",
+    mimeType: "text/csv",
+    size: body.length,
+  });
+  const headers = Object.fromEntries(Object.entries(uploadRequest.headers).filter(([k]) => k.toLowerCase() !== "content-length"));
+  const res = await fetch(uploadRequest.url, { method: "PUT", headers, body: new Uint8Array(body) });
+  expect(res.status).toBe(200);
+  return attachment.id;
+}
+
 const adminPost = (conversation: string) =>
   gql(`mutation($c: ID!) { postMessage(input: { conversationId: $c, text: "nudge" }) { id } }`, { c: conversation }, w.adminToken);
 
 const OPS: Op[] = [
+  {
+    name: "createAttachmentUpload",
+    permission: "conversations:write",
+    admin: "FORBIDDEN",
+    run: (token, x) =>
+      gql(
+        `mutation($c: ID!) { createAttachmentUpload(input: { conversationId: $c, filename: "a.png", mimeType: "image/png", size: 4 }) { attachmentId } }`,
+        { c: x.conversation },
+        token,
+      ),
+  },
+  {
+    name: "attachments(spaceId)",
+    permission: "attachments:manage",
+    scope: "space",
+    admin: "allowed",
+    run: (token) => gql(`query($s: ID!) { attachments(spaceId: $s) { items { id } nextCursor } }`, { s: w.space.id }, token),
+  },
+  {
+    name: "setAttachmentRetention (space default)",
+    permission: "attachments:manage",
+    scope: "space",
+    admin: "allowed",
+    run: (token) =>
+      gql(`mutation($s: ID!) { setAttachmentRetention(input: { spaceId: $s, retentionDays: null }) { retentionDays } }`, { s: w.space.id }, token),
+  },
+  {
+    name: "setAttachmentRetention (another's attachment)",
+    permission: "attachments:manage",
+    scope: "space",
+    admin: "allowed",
+    run: async (token, x) =>
+      gql(
+        `mutation($a: ID!) { setAttachmentRetention(input: { attachmentId: $a, retentionAt: null }) { updated } }`,
+        { a: await adminAttachment(x.conversation) },
+        token,
+      ),
+  },
+  {
+    name: "softDeleteAttachment",
+    permission: "attachments:manage",
+    scope: "space",
+    admin: "allowed",
+    run: async (token, x) => gql(`mutation($a: ID!) { softDeleteAttachment(id: $a) { id } }`, { a: await adminAttachment(x.conversation) }, token),
+  },
+  {
+    name: "restoreAttachment",
+    permission: "attachments:manage",
+    scope: "space",
+    admin: "allowed",
+    run: async (token, x) => gql(`mutation($a: ID!) { restoreAttachment(id: $a) { id } }`, { a: await adminAttachment(x.conversation) }, token),
+  },
+  {
+    name: "deleteAttachment (another's attachment)",
+    permission: "attachments:manage",
+    scope: "space",
+    admin: "allowed",
+    run: async (token, x) => gql(`mutation($a: ID!) { deleteAttachment(id: $a) }`, { a: await adminAttachment(x.conversation) }, token),
+  },
   {
     name: "room(id)",
     permission: "conversations:read",

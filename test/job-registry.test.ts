@@ -79,6 +79,7 @@ it("creates every job's queue with its spec's policy, and its dead letter queue"
     expect(queues.map((q) => q.name)).toContain(spec.queue.deadLetter);
   }
   expect(JOBS.map((j) => j.name).sort()).toEqual([
+    "attachment.retention-sweep",
     "attachment.unbound-sweep",
     "blob.analyze.documents",
     "blob.analyze.images",

@@ -230,6 +230,11 @@ describe("auth and errors like GraphQL's", () => {
     const doc = await json<{ openapi: string; paths: Record<string, Record<string, unknown>> }>(await fetch(`${t.url}/api/v1/openapi.json`));
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths).sort()).toEqual([
+      "/api/v1/agent/attachments",
+      "/api/v1/agent/attachments/presigned",
+      "/api/v1/agent/attachments/retention",
+      "/api/v1/agent/attachments/{attachmentId}",
+      "/api/v1/agent/attachments/{attachmentId}/complete",
       "/api/v1/space/{spaceId}/storage",
       "/api/v1/space/{spaceId}/storage/{pathId}",
       "/api/v1/space/{spaceId}/storage/{pathId}/complete",
@@ -342,14 +347,20 @@ describe("the OpenAPI document, with the clients people use", () => {
     expect(d.servers).toEqual([{ url: t.url }]);
     const ops = Object.entries(d.paths).flatMap(([p, methods]) => Object.entries(methods).map(([m, op]) => ({ route: `${m.toUpperCase()} ${p}`, ...op })));
     expect(ops.map((o) => o.operationId).sort()).toEqual([
+      "completeAttachmentUpload",
       "completeUpload",
+      "createAttachmentUpload",
+      "deleteAttachment",
       "deleteFile",
       "downloadBlob",
       "downloadFile",
+      "getAttachment",
       "getHealth",
       "getReadiness",
       "headBlob",
+      "listAttachments",
       "listFolder",
+      "setAttachmentRetention",
       "uploadBlob",
       "uploadFile",
     ]);

@@ -27,3 +27,12 @@ CREATE INDEX "attachments_space_id_created_at_idx" ON "attachments" ("space_id",
 CREATE INDEX "attachments_conversation_id_idx" ON "attachments" ("conversation_id");
 CREATE INDEX "attachments_message_id_idx" ON "attachments" ("message_id");
 CREATE INDEX "attachments_retention_at_idx" ON "attachments" ("retention_at");
+
+-- A space's attachment retention (setAttachmentRetention): attachments without
+-- their own retention_at expire this many days after they were created. No row
+-- keeps them.
+CREATE TABLE "attachment_retention_policies" (
+  "space_id"       TEXT PRIMARY KEY REFERENCES "spaces" ("id") ON DELETE CASCADE,
+  "retention_days" INTEGER NOT NULL CHECK ("retention_days" > 0),
+  "updated_at"     TIMESTAMPTZ(3) NOT NULL DEFAULT now()
+);

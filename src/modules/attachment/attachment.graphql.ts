@@ -96,3 +96,146 @@ builder.mutationFields((t) => ({
     resolve: async (_query, _root, args, ctx) => ctx.deps.services.attachments.completeAttachmentUpload(await ctx.viewer(), String(args.attachmentId)),
   }),
 }));
+
+// ---------------------------------------------------------------------------
+// Managing: retention, the operator list, soft delete, restore, hard delete
+
+const RetentionKindEnum = builder.enumType("AttachmentRetentionKind", {
+  values: {
+    ACTIVE: { description: "Not past retentionAt (or kept)." },
+    EXPIRING_WITHIN: { description: "retentionAt within the next `days` days." },
+    EXPIRED: { description: "Past retentionAt (never handed out; the sweep purges the bytes)." },
+    NONE: { description: "No retentionAt: kept." },
+  } as const,
+});
+
+const RetentionFilterInput = builder.inputType("AttachmentRetentionFilter", {
+  fields: (t) => ({
+    kind: t.field({ type: RetentionKindEnum }),
+    days: t.int({ required: false, description: "For EXPIRING_WITHIN." }),
+  }),
+});
+
+const AttachmentFilterInput = builder.inputType("AttachmentFilter", {
+  fields: (t) => ({
+    uploadedBy: t.id({ required: false }),
+    mimeType: t.string({ required: false, description: "Exact (image/png) or a prefix (image/*)." }),
+    retention: t.field({ type: RetentionFilterInput, required: false }),
+    deleted: t.boolean({ required: false, description: "true: only soft-deleted attachments; false (default): the others." }),
+    conversationId: t.id({ required: false }),
+  }),
+});
+
+const AttachmentOrderFieldEnum = builder.enumType("AttachmentOrderField", { values: ["CREATED_AT", "SIZE"] as const });
+const AttachmentOrderDirectionEnum = builder.enumType("AttachmentOrderDirection", { values: ["ASC", "DESC"] as const });
+const AttachmentOrderInput = builder.inputType("AttachmentOrder", {
+  fields: (t) => ({
+    field: t.field({ type: AttachmentOrderFieldEnum }),
+    direction: t.field({ type: AttachmentOrderDirectionEnum, required: false, defaultValue: "DESC" }),
+  }),
+});
+
+type AttachmentRow = Parameters<typeof isAvailable>[0] & { id: string; blob: { status: string } | null };
+const AttachmentListRef = builder.objectRef<{ items: AttachmentRow[]; nextCursor: string | null }>("AttachmentList").implement({
+  fields: (t) => ({
+    items: t.field({ type: [AttachmentRef], resolve: (p) => p.items as never }),
+    nextCursor: t.exposeString("nextCursor", { nullable: true, description: "Pass as `after` for the next page; null on the last one." }),
+  }),
+});
+
+builder.prismaObjectFields("Attachment", (t) => ({
+  conversation: t.relation("conversation"),
+  message: t.relation("message", { nullable: true }),
+  uploader: t.relation("uploader", { nullable: true }),
+  retentionOverride: t.exposeBoolean("retentionOverride", { description: "retentionAt was set for this attachment (a new space default leaves it)." }),
+  expiresInSeconds: t.int({
+    nullable: true,
+    description: "Seconds until retentionAt (negative once past); null when kept.",
+    resolve: (a) => (a.retentionAt ? Math.floor((a.retentionAt.getTime() - Date.now()) / 1000) : null),
+  }),
+}));
+
+const SetAttachmentRetentionInput = builder.inputType("SetAttachmentRetentionInput", {
+  description: "Either { spaceId, retentionDays } (the space default; null keeps attachments) or { attachmentId, retentionAt } (an override; null keeps it).",
+  fields: (t) => ({
+    spaceId: t.id({ required: false }),
+    retentionDays: t.int({ required: false }),
+    attachmentId: t.id({ required: false }),
+    retentionAt: t.field({ type: "DateTime", required: false }),
+  }),
+});
+
+const AttachmentRetentionPayload = builder
+  .objectRef<{ spaceId: string; retentionDays: number | null; attachmentId: string | null; updated: number }>("AttachmentRetentionPayload")
+  .implement({
+    fields: (t) => ({
+      spaceId: t.exposeID("spaceId"),
+      retentionDays: t.exposeInt("retentionDays", { nullable: true, description: "The space default now (null: kept)." }),
+      attachmentId: t.exposeID("attachmentId", { nullable: true }),
+      updated: t.exposeInt("updated", { description: "Attachments whose retentionAt was set or recomputed." }),
+    }),
+  });
+
+builder.queryFields((t) => ({
+  attachments: t.field({
+    type: AttachmentListRef,
+    description: "The space's attachments for operators (attachments:manage or space admins).",
+    args: {
+      spaceId: t.arg.id(),
+      filter: t.arg({ type: AttachmentFilterInput, required: false }),
+      orderBy: t.arg({ type: AttachmentOrderInput, required: false }),
+      first: t.arg.int({ required: false }),
+      after: t.arg.string({ required: false }),
+    },
+    resolve: async (_root, args, ctx) =>
+      ctx.deps.services.attachmentAdmin.listAttachments(await ctx.viewer(), String(args.spaceId), {
+        filter: args.filter
+          ? {
+              ...args.filter,
+              uploadedBy: args.filter.uploadedBy ? String(args.filter.uploadedBy) : null,
+              conversationId: args.filter.conversationId ? String(args.filter.conversationId) : null,
+            }
+          : null,
+        orderBy: args.orderBy ? { field: args.orderBy.field, direction: args.orderBy.direction ?? "DESC" } : null,
+        first: args.first,
+        after: args.after,
+      }),
+  }),
+  attachmentRetention: t.int({
+    nullable: true,
+    description: "The space's default attachment retention in days (null: kept). For attachment managers.",
+    args: { spaceId: t.arg.id() },
+    resolve: async (_root, args, ctx) => ctx.deps.services.attachmentAdmin.retentionOf(await ctx.viewer(), String(args.spaceId)),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  setAttachmentRetention: t.field({
+    type: AttachmentRetentionPayload,
+    args: { input: t.arg({ type: SetAttachmentRetentionInput }) },
+    resolve: async (_root, { input }, ctx) =>
+      ctx.deps.services.attachmentAdmin.setAttachmentRetention(await ctx.viewer(), {
+        spaceId: input.spaceId ? String(input.spaceId) : null,
+        retentionDays: input.retentionDays,
+        attachmentId: input.attachmentId ? String(input.attachmentId) : null,
+        retentionAt: input.retentionAt,
+      }),
+  }),
+  deleteAttachment: t.field({
+    type: "ID",
+    description: "Hard delete now: the bytes are purged and the quota given back (its uploader, or attachment managers).",
+    args: { id: t.arg.id() },
+    resolve: async (_root, args, ctx) => (await ctx.deps.services.attachmentAdmin.deleteAttachment(await ctx.viewer(), String(args.id))).id,
+  }),
+  softDeleteAttachment: t.prismaField({
+    type: AttachmentRef,
+    description: "Never handed out again; restorable until the sweep purges its bytes (ATTACHMENT_RESTORE_DAYS).",
+    args: { id: t.arg.id() },
+    resolve: async (_q, _root, args, ctx) => ctx.deps.services.attachmentAdmin.softDeleteAttachment(await ctx.viewer(), String(args.id)),
+  }),
+  restoreAttachment: t.prismaField({
+    type: AttachmentRef,
+    args: { id: t.arg.id() },
+    resolve: async (_q, _root, args, ctx) => ctx.deps.services.attachmentAdmin.restoreAttachment(await ctx.viewer(), String(args.id)),
+  }),
+}));

@@ -14,4 +14,16 @@ export const unboundSweepJob = defineJob({
   },
 });
 
-export const attachmentJobs = [unboundSweepJob] as const;
+/** Soft-deletes attachments past retentionAt and purges their bytes (and those of soft-deleted ones past ATTACHMENT_RESTORE_DAYS). */
+export const retentionSweepJob = defineJob({
+  name: "attachment.retention-sweep",
+  queue: { retryLimit: 0, expireInSeconds: 600, deadLetter: "attachment.retention-sweep.dead", policy: "singleton" },
+  concurrency: 1,
+  // Every 5 minutes; an attachment past retentionAt is refused at once anyway (never handed out).
+  schedule: "*/5 * * * *",
+  async handle(_job: Job<Record<string, never>>, { attachments }: { attachments: AttachmentService }) {
+    return attachments.sweepRetention();
+  },
+});
+
+export const attachmentJobs = [unboundSweepJob, retentionSweepJob] as const;

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from "fastify";
 import { errorResponses, viewerOf } from "../../http/rest.ts";
 import type { AttachmentService } from "./attachment.service.ts";
+import { type AttachmentAdminService, type AttachmentFilter, LIST_PAGE_MAX } from "./attachment-admin.service.ts";
 
 const tags = ["attachments"];
 
@@ -54,8 +55,145 @@ export const ATTACHMENT_SCHEMA = {
 const ID_PARAMS = { type: "object", required: ["attachmentId"], properties: { attachmentId: { type: "string" } } } as const;
 const STORE_ERRORS = ["STORAGE_UNAVAILABLE", "STORAGE_NOT_CONFIGURED"] as const;
 
-export async function registerAttachmentRoutes(api: FastifyInstance, deps: { attachments: AttachmentService }): Promise<void> {
-  const { attachments } = deps;
+const RETENTION_BODY = {
+  type: "object",
+  additionalProperties: false,
+  description: "Either { spaceId, retentionDays } (the space default; null keeps) or { attachmentId, retentionAt } (an override; null keeps it)",
+  properties: {
+    spaceId: { type: "string" },
+    retentionDays: { type: ["integer", "null"], minimum: 1 },
+    attachmentId: { type: "string" },
+    retentionAt: { type: ["string", "null"], format: "date-time" },
+  },
+} as const;
+
+const LIST_QUERY = {
+  type: "object",
+  required: ["spaceId"],
+  properties: {
+    spaceId: { type: "string" },
+    uploadedBy: { type: "string" },
+    mimeType: { type: "string", description: "Exact (image/png) or a prefix (image/*)" },
+    retention: { type: "string", enum: ["ACTIVE", "EXPIRING_WITHIN", "EXPIRED", "NONE"] },
+    days: { type: "integer", minimum: 1, description: "For retention=EXPIRING_WITHIN" },
+    deleted: { type: "boolean", default: false },
+    conversationId: { type: "string" },
+    orderBy: { type: "string", enum: ["CREATED_AT", "SIZE"], default: "CREATED_AT" },
+    direction: { type: "string", enum: ["ASC", "DESC"], default: "DESC" },
+    first: { type: "integer", minimum: 1, maximum: LIST_PAGE_MAX, default: 50 },
+    after: { type: "string", description: "nextCursor of the previous page" },
+  },
+} as const;
+
+type ListQuery = {
+  spaceId: string;
+  uploadedBy?: string;
+  mimeType?: string;
+  retention?: "ACTIVE" | "EXPIRING_WITHIN" | "EXPIRED" | "NONE";
+  days?: number;
+  deleted?: boolean;
+  conversationId?: string;
+  orderBy?: "CREATED_AT" | "SIZE";
+  direction?: "ASC" | "DESC";
+  first?: number;
+  after?: string;
+};
+
+export async function registerAttachmentRoutes(
+  api: FastifyInstance,
+  deps: { attachments: AttachmentService; attachmentAdmin: AttachmentAdminService },
+): Promise<void> {
+  const { attachments, attachmentAdmin } = deps;
+
+  api.patch<{ Body: { spaceId?: string; retentionDays?: number | null; attachmentId?: string; retentionAt?: string | null } }>(
+    "/agent/attachments/retention",
+    {
+      schema: {
+        tags,
+        operationId: "setAttachmentRetention",
+        summary: "Set the space's attachment retention (recomputes retentionAt of attachments without an override) or one attachment's retentionAt",
+        body: RETENTION_BODY,
+        response: {
+          200: {
+            description: "The space default now, and how many attachments got a new retentionAt",
+            type: "object",
+            properties: {
+              spaceId: { type: "string" },
+              retentionDays: { type: ["integer", "null"] },
+              attachmentId: { type: ["string", "null"] },
+              updated: { type: "integer" },
+            },
+            required: ["spaceId", "retentionDays", "attachmentId", "updated"],
+          },
+          ...errorResponses("UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "BAD_USER_INPUT"),
+        },
+      },
+    },
+    async (req) => {
+      const b = req.body;
+      return attachmentAdmin.setAttachmentRetention(viewerOf(req), {
+        spaceId: b.spaceId ?? null,
+        retentionDays: b.retentionDays,
+        attachmentId: b.attachmentId ?? null,
+        retentionAt: b.retentionAt ? new Date(b.retentionAt) : b.retentionAt === null ? null : undefined,
+      });
+    },
+  );
+
+  api.get<{ Querystring: ListQuery }>(
+    "/agent/attachments",
+    {
+      schema: {
+        tags,
+        operationId: "listAttachments",
+        summary: "The space's attachments for operators (attachments:manage or space admins), newest first, keyset-paginated",
+        querystring: LIST_QUERY,
+        response: {
+          200: {
+            description: "One page of the space's attachments",
+            type: "object",
+            properties: { items: { type: "array", items: ATTACHMENT_SCHEMA }, nextCursor: { type: ["string", "null"] } },
+            required: ["items", "nextCursor"],
+          },
+          ...errorResponses("UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "BAD_USER_INPUT"),
+        },
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      const filter: AttachmentFilter = {
+        uploadedBy: q.uploadedBy ?? null,
+        mimeType: q.mimeType ?? null,
+        retention: q.retention ? { kind: q.retention, days: q.days ?? null } : null,
+        deleted: q.deleted ?? false,
+        conversationId: q.conversationId ?? null,
+      };
+      const page = await attachmentAdmin.listAttachments(viewerOf(req), q.spaceId, {
+        filter,
+        orderBy: { field: q.orderBy ?? "CREATED_AT", direction: q.direction ?? "DESC" },
+        first: q.first ?? 50,
+        after: q.after ?? null,
+      });
+      return { items: page.items.map(attachmentJson), nextCursor: page.nextCursor };
+    },
+  );
+
+  api.delete<{ Params: { attachmentId: string } }>(
+    "/agent/attachments/:attachmentId",
+    {
+      schema: {
+        tags,
+        operationId: "deleteAttachment",
+        summary: "Hard delete now: bytes purged, quota given back (its uploader, or attachment managers)",
+        params: ID_PARAMS,
+        response: {
+          200: { description: "Deleted; the bytes are gone", type: "object", properties: { id: { type: "string" } }, required: ["id"] },
+          ...errorResponses("UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND"),
+        },
+      },
+    },
+    async (req) => attachmentAdmin.deleteAttachment(viewerOf(req), req.params.attachmentId),
+  );
 
   api.post<{ Body: { conversationId: string; filename: string; mimeType: string; size: number; sha256?: string } }>(
     "/agent/attachments/presigned",
@@ -86,7 +224,7 @@ export async function registerAttachmentRoutes(api: FastifyInstance, deps: { att
         summary: "Check the uploaded bytes (size, sha256, sniffed type); idempotent (the disk store completes uploads itself)",
         params: ID_PARAMS,
         response: {
-          200: ATTACHMENT_SCHEMA,
+          200: { ...ATTACHMENT_SCHEMA, description: "The attachment, uploaded" },
           ...errorResponses("UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "UPLOAD_INCOMPLETE", "LIMITS_REACHED", "UNSUPPORTED_MEDIA_TYPE", ...STORE_ERRORS),
         },
       },
@@ -105,6 +243,7 @@ export async function registerAttachmentRoutes(api: FastifyInstance, deps: { att
         response: {
           200: {
             ...ATTACHMENT_SCHEMA,
+            description: "The attachment and, when it is available, a presigned download URL",
             properties: { ...ATTACHMENT_SCHEMA.properties, downloadUrl: { type: ["string", "null"] } },
             required: [...ATTACHMENT_SCHEMA.required, "downloadUrl"],
           },

@@ -21,7 +21,10 @@ export type AttachmentSettings = {
   mimeTypes: readonly string[];
   uploadExpiresSeconds: number;
   unboundTtlSeconds: number;
+  restoreDays: number;
 };
+
+const DAY_MS = 86_400_000;
 
 export type CreateAttachmentUploadInput = {
   conversationId: string;
@@ -86,6 +89,8 @@ export function createAttachmentService(deps: {
     const { filename, sha256 } = validate(input, org.maxFileSizeBytes);
     await blobStore.checkReady();
     const expiresInSeconds = presignLifetime(settings.uploadExpiresSeconds, deps.presign);
+    const policy = await prisma.attachmentRetentionPolicy.findUnique({ where: { spaceId: access.space.id } });
+    const createdAt = new Date();
     const { attachment, blob } = await blobs.transaction(async (tx) => {
       const blob = await blobs.reserve(
         tx,
@@ -102,6 +107,8 @@ export function createAttachmentService(deps: {
           mimeType,
           size: BigInt(input.size),
           blobId: blob.id,
+          createdAt,
+          retentionAt: policy ? new Date(createdAt.getTime() + policy.retentionDays * DAY_MS) : null,
         },
       });
       return { attachment, blob };
@@ -203,29 +210,70 @@ export function createAttachmentService(deps: {
     return { removed: stale.length };
   }
 
-  /** Deletes the attachment row and its blob (and derived blobs), giving the bytes back. */
+  /**
+   * Gives back an attachment's bytes in `tx` (its row locked): a pending upload
+   * is dropped (which deletes the row too, returns false); a READY blob and its
+   * derived blobs are deleted, billed bytes leave the usage, objects are purged
+   * after commit. Returns whether the row still exists.
+   */
+  async function releaseBytes(tx: Tx, blobId: string | null): Promise<boolean> {
+    const blob = blobId ? await tx.blob.findUnique({ where: { id: blobId } }) : null;
+    if (!blob) return true;
+    if (blob.status === "PENDING") {
+      await blobs.drop(tx, blob); // detach deletes the attachment row
+      return false;
+    }
+    const derived = await tx.blob.findMany({ where: { sourceBlobId: blob.id } });
+    await tx.blob.deleteMany({ where: { id: { in: [blob.id, ...derived.map((d) => d.id)] } } });
+    await blobs.purgeDeleted(
+      tx,
+      { organizationId: blob.organizationId, spaceId: blob.spaceId },
+      [blob, ...derived].map((b) => ({ id: b.id, key: b.key, size: b.size, status: b.status, ownerKind: b.ownerKind })),
+    );
+    return true;
+  }
+
+  const lockRow = async (tx: Tx, id: string) =>
+    (
+      await tx.$queryRaw<{ id: string; blobId: string | null; messageId: string | null; deletedAt: Date | null; retentionAt: Date | null }[]>`
+        SELECT id, blob_id AS "blobId", message_id AS "messageId", deleted_at AS "deletedAt", retention_at AS "retentionAt"
+          FROM attachments WHERE id = ${id} FOR UPDATE`
+    )[0];
+
+  /** Hard delete: the row and its bytes (quota given back). False when it was gone already. */
   async function removeAttachment(id: string, options: { onlyUnbound?: boolean } = {}): Promise<boolean> {
     return blobs.transaction(async (tx) => {
-      const [row] = await tx.$queryRaw<{ id: string; blobId: string | null; messageId: string | null }[]>`
-        SELECT id, blob_id AS "blobId", message_id AS "messageId" FROM attachments WHERE id = ${id} FOR UPDATE`;
+      const row = await lockRow(tx, id);
       if (!row || (options.onlyUnbound && row.messageId)) return false;
-      const blob = row.blobId ? await tx.blob.findUnique({ where: { id: row.blobId } }) : null;
-      if (blob?.status === "PENDING") {
-        await blobs.drop(tx, blob); // detach deletes the attachment row
-        return true;
-      }
-      await tx.attachment.delete({ where: { id } });
-      if (blob) {
-        const derived = await tx.blob.findMany({ where: { sourceBlobId: blob.id } });
-        await tx.blob.deleteMany({ where: { id: { in: [blob.id, ...derived.map((d) => d.id)] } } });
-        await blobs.purgeDeleted(
-          tx,
-          { organizationId: blob.organizationId, spaceId: blob.spaceId },
-          [blob, ...derived].map((b) => ({ id: b.id, key: b.key, size: b.size, status: b.status, ownerKind: b.ownerKind })),
-        );
-      }
+      if (await releaseBytes(tx, row.blobId)) await tx.attachment.delete({ where: { id } });
       return true;
     });
+  }
+
+  /**
+   * The retention sweep: attachments past retentionAt are soft-deleted and their
+   * bytes purged; soft-deleted ones past the restore window lose their bytes.
+   * The rows stay (the operator list shows them deleted).
+   */
+  async function sweepRetention(now = new Date()): Promise<{ purged: number }> {
+    const restoreBefore = new Date(now.getTime() - settings.restoreDays * DAY_MS);
+    const due = await prisma.attachment.findMany({
+      where: { blobId: { not: null }, OR: [{ retentionAt: { lte: now } }, { deletedAt: { lte: restoreBefore } }] },
+      select: { id: true },
+      take: 500,
+    });
+    let purged = 0;
+    for (const { id } of due) {
+      await blobs.transaction(async (tx) => {
+        const row = await lockRow(tx, id);
+        if (!row?.blobId) return;
+        const expired = row.retentionAt !== null && row.retentionAt.getTime() <= now.getTime();
+        if (!expired && !(row.deletedAt && row.deletedAt.getTime() <= restoreBefore.getTime())) return;
+        if (await releaseBytes(tx, row.blobId)) await tx.attachment.update({ where: { id }, data: { blobId: null, deletedAt: row.deletedAt ?? now } });
+        purged++;
+      });
+    }
+    return { purged };
   }
 
   return {
@@ -237,6 +285,7 @@ export function createAttachmentService(deps: {
     downloadUrl,
     readable,
     sweepUnbound,
+    sweepRetention,
     removeAttachment,
   };
 }
