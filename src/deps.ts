@@ -12,6 +12,7 @@ import { createAssetBlobOwner } from "./modules/asset/asset-blob-owner.ts";
 import { createAttachmentBlobOwner } from "./modules/attachment/attachment-blob-owner.ts";
 import { createAttachmentService } from "./modules/attachment/attachment.service.ts";
 import { createAttachmentAdminService } from "./modules/attachment/attachment-admin.service.ts";
+import { createAttachmentModelInput } from "./modules/attachment/attachment-model-input.ts";
 import { removeAbandonedWrites } from "./modules/blob/blob.reconcile.ts";
 import { createBlobService } from "./modules/blob/blob.service.ts";
 import { createEntryService } from "./modules/entry/entry.service.ts";
@@ -142,6 +143,7 @@ export async function createDeps(config: Config, runtime: Runtime, options: { lo
     messages,
     attachments,
     attachmentAdmin: createAttachmentAdminService({ prisma, attachments }),
+    modelInput: createAttachmentModelInput({ prisma, blobStore, blobs, maxInputPixels: config.processing.maxInputPixels }),
     processing,
     webhooks: createWebhookService({ prisma, targets: webhookTargets }),
   };

@@ -487,3 +487,56 @@ describe("the operator list", () => {
     expect((await rest(stranger.token, "GET", `/agent/attachments?spaceId=${sp.id}`)).status).toBe(404);
   });
 });
+
+describe("Conversation.modelInput", () => {
+  const mi = `query($c: ID!, $f: ModelInputFormat!, $v: Boolean, $d: ImageDelivery, $up: SafeInt) {
+    conversation(id: $c) { modelInput(format: $f, vision: $v, imageDelivery: $d, upToSeq: $up) } }`;
+  const modelInput = async (token: string, vars: Record<string, unknown>) =>
+    (await ok<{ conversation: { modelInput: unknown } }>(t.graphqlUrl, token, mi, vars)).conversation.modelInput;
+
+  it("the seed's flow ends with the agent reading the turn: CSV inlined, the image as a part (URL or base64) or described, expired ones omitted", async () => {
+    const { owner, agent, conv } = await setup();
+    const csv = await uploaded(owner.token, conv, Buffer.from("name,qty\napple,3\n"), "stock.csv", "text/csv");
+    const png = await uploaded(owner.token, conv);
+    await ok(t.graphqlUrl, owner.token, q.post, { c: conv, text: "what is in these?", a: [csv, png] });
+    // Processing (text, dimensions) is done before the agent reads.
+    await eventually(async () => {
+      const steps = await t.deps.prisma.processingStep.findMany({ where: { blob: { attachment: { id: { in: [csv, png] } } } } });
+      return steps.length >= 2 && steps.every((s) => s.status === "DONE" || s.status === "SKIPPED");
+    }, 30_000);
+
+    const anthropic = (await modelInput(agent.token, { c: conv, f: "ANTHROPIC_MESSAGES", v: true, d: "URL" })) as {
+      messages: { role: string; content: { type: string; text?: string; source?: { type: string; url?: string } }[] }[];
+    };
+    expect(anthropic.messages).toHaveLength(1);
+    expect(anthropic.messages[0]!.role).toBe("user");
+    const parts = anthropic.messages[0]!.content;
+    expect(parts.some((p) => p.type === "text" && p.text!.includes("stock.csv") && p.text!.includes("apple,3"))).toBe(true);
+    const image = parts.find((p) => p.type === "image")!;
+    expect(image.source!.type).toBe("url");
+    const fetched = await fetch(image.source!.url!);
+    expect(fetched.status).toBe(200);
+    expect(Buffer.from(await fetched.arrayBuffer())).toEqual(PNG);
+
+    const chat = (await modelInput(agent.token, { c: conv, f: "OPENAI_CHAT", v: true, d: "BASE64" })) as {
+      messages: { role: string; content: { type: string; image_url?: { url: string } }[] }[];
+    };
+    const dataUrl = chat.messages[0]!.content.find((p) => p.type === "image_url")!.image_url!.url;
+    expect(dataUrl).toBe(`data:image/png;base64,${PNG.toString("base64")}`);
+
+    // Without vision: a text line describing the image.
+    const blind = JSON.stringify(await modelInput(agent.token, { c: conv, f: "OPENAI_RESPONSES", v: false, d: "URL" }));
+    expect(blind).toContain("dot.png");
+    expect(blind).not.toContain("input_image");
+
+    // Past retention: omitted at once, before any sweep.
+    await rest(owner.token, "PATCH", "/agent/attachments/retention", { attachmentId: png, retentionAt: new Date(Date.now() - 1000).toISOString() });
+    const after = JSON.stringify(await modelInput(agent.token, { c: conv, f: "ANTHROPIC_MESSAGES", v: true, d: "URL" }));
+    expect(after).not.toContain('"type":"image"');
+    expect(after).toContain("apple,3");
+    // Non-participants: hidden.
+    const outsider = await w.user();
+    const hidden = await call(t.graphqlUrl, outsider.token, mi, { c: conv, f: "OPENAI_CHAT" });
+    expect(hidden.data?.conversation ?? null).toBeNull();
+  });
+});

@@ -239,3 +239,51 @@ builder.mutationFields((t) => ({
     resolve: async (_q, _root, args, ctx) => ctx.deps.services.attachmentAdmin.restoreAttachment(await ctx.viewer(), String(args.id)),
   }),
 }));
+
+// ---------------------------------------------------------------------------
+// Conversation.modelInput (README "Model input", decision 51)
+
+const ModelInputFormatEnum = builder.enumType("ModelInputFormat", {
+  values: {
+    OPENAI_CHAT: { description: "OpenAI Chat Completions: { messages }." },
+    OPENAI_RESPONSES: { description: "OpenAI Responses: { input }." },
+    ANTHROPIC_MESSAGES: { description: "Anthropic Messages: { system?, messages }." },
+  } as const,
+});
+const ImageDeliveryEnum = builder.enumType("ImageDelivery", {
+  values: {
+    URL: { description: "Presigned URLs (10 minutes) of the original or a downscaled variant." },
+    BASE64: { description: "The (downscaled) bytes inline." },
+  } as const,
+});
+const PdfDeliveryEnum = builder.enumType("PdfDelivery", {
+  values: {
+    TEXT_AND_PAGES: { description: "Extracted text plus rendered page images (vision)." },
+    NATIVE: { description: "The PDF itself as the provider's document/file part." },
+  } as const,
+});
+
+builder.prismaObjectField("Conversation", "modelInput", (t) =>
+  t.field({
+    type: "JSON",
+    description:
+      "The conversation as a provider's request input (messages with their attachments: text inlined or truncated, images as parts or described, PDFs as text and pages or native). Attachments past retention are omitted.",
+    args: {
+      format: t.arg({ type: ModelInputFormatEnum }),
+      vision: t.arg.boolean({ required: false, defaultValue: true }),
+      imageDelivery: t.arg({ type: ImageDeliveryEnum, required: false, defaultValue: "URL" }),
+      maxInlineTextBytes: t.arg.int({ required: false }),
+      upToSeq: t.arg({ type: "SafeInt", required: false }),
+      pdf: t.arg({ type: PdfDeliveryEnum, required: false }),
+    },
+    resolve: async (c, args, ctx) =>
+      ctx.deps.services.modelInput.modelInput(await ctx.viewer(), c.id, {
+        format: args.format,
+        vision: args.vision ?? true,
+        imageDelivery: args.imageDelivery ?? "URL",
+        ...(args.maxInlineTextBytes !== null && args.maxInlineTextBytes !== undefined ? { maxInlineTextBytes: args.maxInlineTextBytes } : {}),
+        ...(args.upToSeq !== null && args.upToSeq !== undefined ? { upToSeq: args.upToSeq } : {}),
+        ...(args.pdf ? { pdf: args.pdf } : {}),
+      }) as Promise<never>,
+  }),
+);
