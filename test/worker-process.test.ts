@@ -133,6 +133,8 @@ it("the API process only enqueues; the worker process purges replaced bytes and 
   expect(await graphql(`query($spaceId: ID!) { entry(spaceId: $spaceId, path: "notes/never.bin") { id } }`, { spaceId })).toEqual({ entry: null });
   // The worker declared the schedules; the API process never handled a job.
   expect((await sql.query<{ name: string }>(`SELECT name FROM pgboss.schedule ORDER BY name`)).rows.map((r) => r.name)).toEqual([
+    "attachment.retention-sweep",
+    "attachment.unbound-sweep",
     "blob.reconcile",
     "event.prune",
     "message.complete_stale",
