@@ -1,15 +1,15 @@
 // Server entrypoint: embedded defaults if needed -> migrate -> deps -> app + workers.
 // Job workers run here unless RUN_WORKERS=false (then `npm run worker` runs them).
-import pino from "pino";
 import { buildApp } from "./app.ts";
 import { loadConfig } from "./config.ts";
 import { createDeps } from "./deps.ts";
+import { createLogger } from "./logger.ts";
 import { resolveRuntime } from "./runtime.ts";
 import { exitOnStartupError, shutdownOnSignals } from "./shutdown.ts";
 
 async function main() {
   const config = loadConfig();
-  const logger = pino({ level: config.log.level });
+  const logger = createLogger({ level: config.log.level });
   const runtime = await resolveRuntime(config, (msg) => logger.info(msg));
   const deps = await createDeps(config, runtime, { logger });
 

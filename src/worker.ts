@@ -2,16 +2,16 @@
 // migrate -> deps -> job workers and schedules. No HTTP. Run as many as the job
 // load needs, beside API processes started with RUN_WORKERS=false; they share
 // the database (jobs live in pg-boss there) and the blob store.
-import pino from "pino";
 import { loadConfig } from "./config.ts";
 import { createDeps } from "./deps.ts";
+import { createLogger } from "./logger.ts";
 import { JOBS } from "./jobs/registry.ts";
 import { resolveRuntime } from "./runtime.ts";
 import { exitOnStartupError, shutdownOnSignals } from "./shutdown.ts";
 
 async function main() {
   const config = loadConfig();
-  const logger = pino({ level: config.log.level });
+  const logger = createLogger({ level: config.log.level });
   const runtime = await resolveRuntime(config, (msg) => logger.info(msg));
   const deps = await createDeps(config, runtime, { logger });
 
