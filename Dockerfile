@@ -16,7 +16,11 @@ COPY tsconfig.json tsconfig.build.json prisma.config.ts ./
 COPY prisma ./prisma
 COPY scripts/build.mjs ./scripts/build.mjs
 COPY src ./src
-RUN npm run build && npm prune --omit=dev --no-audit --no-fund && mkdir -p data
+# npm prune keeps "devOptional" packages: dev dependencies that a production package names as an
+# optional peer (@prisma/client -> prisma, typescript: 65 MB). Nothing at run time needs them.
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund \
+ && node -e "for (const [p, v] of Object.entries(require('./package-lock.json').packages)) if (v.devOptional) require('fs').rmSync(p, { recursive: true, force: true })" \
+ && mkdir -p data
 
 # --- runtime: compiled server, production dependencies, migrations; no sources, no compiler
 FROM node:22-bookworm-slim

@@ -4,12 +4,8 @@
 // run as given (one line and the usage; checked before anything starts).
 import "./cli-v8.ts";
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "./config.ts";
-import { createDeps } from "./deps.ts";
-import { isAppError } from "./errors.ts";
-import { createLogger } from "./logger.ts";
-import { ORPHAN_MIN_AGE_SECONDS, reconcileBlobStore } from "./modules/blob/blob.reconcile.ts";
-import { resolveRuntime } from "./runtime.ts";
+// Everything else is imported once the command line is known to be good (below), so a
+// usage error or --help answers at once.
 
 const USAGE = `Usage: npm run --silent cli -- <command> [options]
 
@@ -112,6 +108,15 @@ async function main(argv: string[]) {
     return;
   }
   const { command, values } = parsed;
+  const [{ ConfigError, loadConfig }, { createDeps }, { isAppError }, { createLogger }, { ORPHAN_MIN_AGE_SECONDS, reconcileBlobStore }, { resolveRuntime }] =
+    await Promise.all([
+      import("./config.ts"),
+      import("./deps.ts"),
+      import("./errors.ts"),
+      import("./logger.ts"),
+      import("./modules/blob/blob.reconcile.ts"),
+      import("./runtime.ts"),
+    ]);
 
   const config = loadConfig();
   // Logs go to stderr: stdout carries only the command's result.
@@ -204,11 +209,12 @@ function seconds(flag: string, value: string): number {
 
 main(process.argv.slice(2)).then(
   () => process.exit(0),
-  (e) => {
+  async (e) => {
     if (e instanceof UsageError) {
       process.stderr.write(`error: ${e.message}\n\n${USAGE}`);
       process.exit(2);
     }
+    const { ConfigError } = await import("./config.ts");
     process.stderr.write(e instanceof ConfigError ? `${e.message}\n` : `${(e as Error)?.stack ?? e}\n`);
     process.exit(1);
   },

@@ -133,6 +133,7 @@ describe("Dockerfile", () => {
       const hostEnv = { PATH: process.env.PATH ?? "", HOME: home };
 
       let runtimeEnv: Record<string, string> = {};
+      const timings: string[] = [];
       for (const [i, stage] of stages.entries()) {
         const root = path.join(scratch, `stage${i}`);
         await mkdir(root);
@@ -142,6 +143,7 @@ describe("Dockerfile", () => {
         let env: Record<string, string> = {};
         const volumes: string[] = [];
         for (const step of stage.steps) {
+          const started = Date.now();
           switch (step.op) {
             case "WORKDIR":
               workdir = inStage(step.args);
@@ -161,7 +163,9 @@ describe("Dockerfile", () => {
                 const target = intoDir ? path.join(dest, path.basename(src)) : dest;
                 await mkdir(path.dirname(target), { recursive: true });
                 // A directory source copies its contents; .dockerignore applies to the build context only.
-                await sh("cp", ["-a", "--reflink=auto", `${src}${statSync(src).isDirectory() && !intoDir ? "/." : ""}`, target], { cwd: ROOT, env: hostEnv });
+                // Between stages, hard links (the source stage is not used again); chown needs own copies.
+                const how = from && !f.chown ? "-al" : "-a";
+                await sh("cp", [how, `${src}${statSync(src).isDirectory() && !intoDir ? "/." : ""}`, target], { cwd: ROOT, env: hostEnv });
                 if (!from) {
                   for (const rel of [...(await listFiles(target))]) {
                     const relToContext = path.relative(ROOT, path.join(src, path.relative(target, rel)));
@@ -185,6 +189,7 @@ describe("Dockerfile", () => {
             default:
               break; // USER, EXPOSE, HEALTHCHECK, CMD: used below, for the final stage.
           }
+          if (Date.now() - started > 1000) timings.push(`${step.op} ${step.args.slice(0, 40)}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
         }
         if (stage.name) roots.set(stage.name, root);
         workdirs.set(String(i), workdir);
@@ -227,6 +232,7 @@ describe("Dockerfile", () => {
       expect(media.code).toBe(0);
 
       const cmd = JSON.parse(stepsOf("CMD")[0]!.args) as string[];
+      const cmdStarted = Date.now();
       const child = spawn(cmd[0]!, cmd.slice(1), { cwd: app, env, ...as, stdio: ["ignore", "pipe", "pipe"] });
       server = child;
       let log = "";
@@ -243,6 +249,8 @@ describe("Dockerfile", () => {
         await new Promise((r) => setTimeout(r, 250));
       }
       expect(ready, log).toBeDefined();
+      timings.push(`CMD to ready: ${((Date.now() - cmdStarted) / 1000).toFixed(1)} s`);
+      console.log(`docker replay: ${timings.join("; ")}`);
       expect(ready!.body).toMatchObject({ status: "ready" });
 
       // The image's own HEALTHCHECK command, in the container's environment.
