@@ -18,8 +18,11 @@ COPY scripts/build.mjs ./scripts/build.mjs
 COPY src ./src
 # npm prune keeps "devOptional" packages: dev dependencies that a production package names as an
 # optional peer (@prisma/client -> prisma, typescript: 65 MB). Nothing at run time needs them.
+# The bundled ffprobe arrives as mode 0744 (its install script is not allowed to run): only root
+# could run it, and the unprivileged user cannot chmod a root-owned file, so it is fixed here.
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund \
  && node -e "for (const [p, v] of Object.entries(require('./package-lock.json').packages)) if (v.devOptional) require('fs').rmSync(p, { recursive: true, force: true })" \
+ && chmod a+rx node_modules/@ffmpeg-installer/linux-*/ffmpeg node_modules/@ffprobe-installer/linux-*/ffprobe \
  && mkdir -p data
 
 # --- runtime: compiled server, production dependencies, migrations; no sources, no compiler

@@ -5,13 +5,18 @@ import { loadConfig } from "./config.ts";
 import { createDeps } from "./deps.ts";
 import { createLogger } from "./logger.ts";
 import { resolveRuntime } from "./runtime.ts";
-import { exitOnStartupError, shutdownOnSignals } from "./shutdown.ts";
+import { exitOnStartupError, handleSignals } from "./shutdown.ts";
 
 async function main() {
   const config = loadConfig();
   const logger = createLogger({ level: config.log.level });
+  // Parts stop in reverse order of start: the app (no new requests), then connections and
+  // workers, then the database.
+  const signals = handleSignals(logger);
   const runtime = await resolveRuntime(config, (msg) => logger.info(msg));
+  signals.onShutdown("stopping database", () => runtime.stopDatabase());
   const deps = await createDeps(config, runtime, { logger });
+  signals.onShutdown("closing deps", () => deps.close());
 
   const bootstrap = await deps.services.organizations.ensureBootstrapAdmin(config.bootstrap.token);
   if (bootstrap?.generated) {
@@ -25,19 +30,13 @@ async function main() {
   }
 
   const app = await buildApp(deps);
+  signals.onShutdown("stopping app", () => app.stop());
   const port = await app.start();
   if (config.workers.run) await deps.startWorkers();
   else logger.info("RUN_WORKERS=false: no job workers or schedules in this process");
   const base = config.http.publicUrl ?? `http://localhost:${port}`;
   logger.info(`GraphQL (with GraphiQL) at ${base}/graphql; subscriptions over graphql-ws and SSE on the same path`);
   logger.info(`storage: ${deps.blobStore.driver}${runtime.embedded ? "; database: embedded PostgreSQL" : ""}`);
-
-  // The app first (no new requests), then connections and workers, then the database.
-  shutdownOnSignals(logger, [
-    ["stopping app", () => app.stop()],
-    ["closing deps", () => deps.close()],
-    ["stopping database", () => runtime.stopDatabase()],
-  ]);
 }
 
 main().catch((e) => exitOnStartupError(e, "Cabinet"));

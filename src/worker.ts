@@ -7,25 +7,23 @@ import { createDeps } from "./deps.ts";
 import { createLogger } from "./logger.ts";
 import { JOBS } from "./jobs/registry.ts";
 import { resolveRuntime } from "./runtime.ts";
-import { exitOnStartupError, shutdownOnSignals } from "./shutdown.ts";
+import { exitOnStartupError, handleSignals } from "./shutdown.ts";
 
 async function main() {
   const config = loadConfig();
   const logger = createLogger({ level: config.log.level });
+  // Workers stop first (running jobs finish, up to 5 s, while the database is still there).
+  const signals = handleSignals(logger);
   const runtime = await resolveRuntime(config, (msg) => logger.info(msg));
+  signals.onShutdown("stopping database", () => runtime.stopDatabase());
   const deps = await createDeps(config, runtime, { logger });
+  signals.onShutdown("closing deps", () => deps.close());
 
   // A worker process works whatever RUN_WORKERS says: that setting is for API processes.
   await deps.startWorkers();
   const jobs = JOBS.map((j) => `${j.name} (concurrency ${j.concurrency})`).join(", ");
   logger.info(`worker ready: ${jobs}`);
   logger.info(`storage: ${deps.blobStore.driver}${runtime.embedded ? "; database: embedded PostgreSQL" : ""}`);
-
-  // Workers first: running jobs finish (up to 5 s) while the database is still there.
-  shutdownOnSignals(logger, [
-    ["closing deps", () => deps.close()],
-    ["stopping database", () => runtime.stopDatabase()],
-  ]);
 }
 
 main().catch((e) => exitOnStartupError(e, "Cabinet worker"));

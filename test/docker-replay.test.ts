@@ -116,7 +116,9 @@ describe("Dockerfile", () => {
   describe("replayed step by step", () => {
     let scratch: string;
     let server: ChildProcess | undefined;
+    const timings: string[] = [];
     afterAll(async () => {
+      console.log(`docker replay: ${timings.join("; ")}`);
       if (server && server.exitCode === null) server.kill("SIGKILL");
       if (scratch) await rm(scratch, { recursive: true, force: true });
     });
@@ -133,7 +135,6 @@ describe("Dockerfile", () => {
       const hostEnv = { PATH: process.env.PATH ?? "", HOME: home };
 
       let runtimeEnv: Record<string, string> = {};
-      const timings: string[] = [];
       for (const [i, stage] of stages.entries()) {
         const root = path.join(scratch, `stage${i}`);
         await mkdir(root);

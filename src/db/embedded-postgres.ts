@@ -136,6 +136,20 @@ async function spawnPostmaster(pgData: string, port: number, flags: string[], as
     env: { ...process.env, LC_MESSAGES: "C" },
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const pid = child.pid!;
+  // Counted from the spawn on: a process that ends while PostgreSQL starts stops it too.
+  if (pid) running.add(pid);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    // A process that ends without stopping its cluster (an uncaught error, process.exit) stops it here.
+    process.once("exit", () => {
+      for (const p of running) {
+        try {
+          process.kill(p, "SIGINT");
+        } catch {}
+      }
+    });
+  }
   await new Promise<void>((resolve, reject) => {
     let output = "";
     const onData = (chunk: Buffer) => {
@@ -157,19 +171,6 @@ async function spawnPostmaster(pgData: string, port: number, flags: string[], as
   child.stderr!.on("data", (chunk: Buffer) => log(chunk.toString("utf8")));
   child.unref();
   (child.stderr as unknown as { unref?: () => void }).unref?.();
-  const pid = child.pid!;
-  running.add(pid);
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    // A process that ends without stopping its cluster (an uncaught error, process.exit) stops it here.
-    process.once("exit", () => {
-      for (const p of running) {
-        try {
-          process.kill(p, "SIGINT");
-        } catch {}
-      }
-    });
-  }
   let stopping: Promise<void> | undefined;
   return () => {
     stopping ??= (async () => {
