@@ -2,6 +2,7 @@
 // capture them: TOKEN=$(npm run --silent cli -- create-token --admin)
 // Exit codes: 0 done, 1 failed (the message says why), 2 a command line that cannot
 // run as given (one line and the usage; checked before anything starts).
+import "./compile-cache.ts";
 import "./cli-v8.ts";
 import { parseArgs } from "node:util";
 // Everything else is imported once the command line is known to be good (below), so a

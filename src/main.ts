@@ -1,8 +1,7 @@
 // Server entrypoint: embedded defaults if needed -> migrate -> deps -> app + workers.
 // Job workers run here unless RUN_WORKERS=false (then `npm run worker` runs them).
-import { buildApp } from "./app.ts";
+import "./compile-cache.ts";
 import { loadConfig } from "./config.ts";
-import { createDeps } from "./deps.ts";
 import { createLogger } from "./logger.ts";
 import { resolveRuntime } from "./runtime.ts";
 import { exitOnStartupError, handleSignals } from "./shutdown.ts";
@@ -13,7 +12,12 @@ async function main() {
   // Parts stop in reverse order of start: the app (no new requests), then connections and
   // workers, then the database.
   const signals = handleSignals(logger);
+  // The application's modules (most of start-up: Fastify, yoga, Pothos, Prisma) load while
+  // the embedded PostgreSQL starts, not after it.
+  const modules = Promise.all([import("./app.ts"), import("./deps.ts")]);
+  modules.catch(() => {}); // awaited below; a failure surfaces there
   const runtime = await resolveRuntime(config, (msg) => logger.info(msg));
+  const [{ buildApp }, { createDeps }] = await modules;
   signals.onShutdown("stopping database", () => runtime.stopDatabase());
   const deps = await createDeps(config, runtime, { logger });
   signals.onShutdown("closing deps", () => deps.close());

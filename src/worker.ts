@@ -2,6 +2,7 @@
 // migrate -> deps -> job workers and schedules. No HTTP. Run as many as the job
 // load needs, beside API processes started with RUN_WORKERS=false; they share
 // the database (jobs live in pg-boss there) and the blob store.
+import "./compile-cache.ts";
 import { loadConfig } from "./config.ts";
 import { createDeps } from "./deps.ts";
 import { createLogger } from "./logger.ts";
