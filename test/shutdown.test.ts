@@ -18,7 +18,7 @@ beforeAll(async () => {
   const build = spawnSync(process.execPath, ["scripts/build.mjs", "--if-stale"], { cwd: ROOT, encoding: "utf8" });
   expect(build.status, build.stderr).toBe(0);
   dataDir = await mkdtemp(path.join(os.tmpdir(), "cabinet-sigint-"));
-});
+}, 300_000); // a first build (after `npm ci`) compiles everything
 afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
