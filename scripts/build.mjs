@@ -12,7 +12,7 @@
 // Without src/ (a production image holds only dist/) there is nothing to build.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -63,7 +63,11 @@ function run(what, command, args, env = {}) {
     process.stderr.write(`cabinet: ${what} needs the dev dependencies (${command} is not installed): run npm install\n`);
     process.exit(1);
   }
-  const res = spawnSync(bin, args, { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } });
+  const res = spawnSync(bin, args, {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, PATH: `${at("node_modules", ".bin")}${path.delimiter}${process.env.PATH ?? ""}`, ...env },
+  });
   if (res.status !== 0) {
     process.stdout.write(res.stdout ?? "");
     process.stderr.write(`cabinet: ${what} failed\n`);
@@ -71,19 +75,59 @@ function run(what, command, args, env = {}) {
   }
 }
 
-if (!existsSync(at("src"))) process.exit(0);
-
-// 1. The Prisma client (src/generated), when the schema or Prisma changed or it is missing.
-const schema = schemaHash();
-if (!ifStale || readStamp(SCHEMA_STAMP) !== schema || !existsSync(at("src", "generated", "prisma", "client.ts"))) {
-  // Prisma's CLI would download a schema engine it does not need for generate (decision 2).
-  run("generating the Prisma client", "prisma", ["generate"], { PRISMA_SCHEMA_ENGINE_BINARY: "/bin/false" });
-  writeFileSync(SCHEMA_STAMP, `${schema}\n`);
+/**
+ * One build at a time per checkout: two processes starting at once (a server and a CLI
+ * command, or two test files) must not both delete and rewrite dist/. The lock is a
+ * directory (mkdir is atomic) holding the owner's pid; a dead owner's lock is taken over.
+ */
+function lock() {
+  const dir = at("node_modules", ".cache", "cabinet-build.lock");
+  mkdirSync(path.dirname(dir), { recursive: true });
+  for (;;) {
+    try {
+      mkdirSync(dir);
+      break;
+    } catch (e) {
+      if (e.code !== "EEXIST") throw e;
+      const pid = Number(existsSync(path.join(dir, "pid")) ? readFileSync(path.join(dir, "pid"), "utf8") : 0);
+      if (pid && !alive(pid)) {
+        rmSync(dir, { recursive: true, force: true });
+        continue;
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  writeFileSync(path.join(dir, "pid"), String(process.pid));
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 }
 
-// 2. dist/, when any compiled input changed.
-const source = sourceHash();
-if (!ifStale || readStamp(BUILD_STAMP) !== source || !existsSync(at("dist", "main.js"))) {
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === "EPERM";
+  }
+}
+
+if (!existsSync(at("src"))) process.exit(0);
+
+const schemaStale = () => readStamp(SCHEMA_STAMP) !== schemaHash() || !existsSync(at("src", "generated", "prisma", "client.ts"));
+const distStale = () => readStamp(BUILD_STAMP) !== sourceHash() || !existsSync(at("dist", "main.js"));
+// The common case, up to date, takes no lock.
+if (ifStale && !schemaStale() && !distStale()) process.exit(0);
+lock();
+
+// 1. The Prisma client (src/generated), when the schema or Prisma changed or it is missing.
+if (!ifStale || schemaStale()) {
+  // Prisma's CLI would download a schema engine it does not need for generate (decision 2).
+  run("generating the Prisma client", "prisma", ["generate"], { PRISMA_SCHEMA_ENGINE_BINARY: "/bin/false" });
+  writeFileSync(SCHEMA_STAMP, `${schemaHash()}\n`);
+}
+
+// 2. dist/, when any compiled input changed (checked again: another process may just have built it).
+if (!ifStale || distStale()) {
+  const source = sourceHash();
   rmSync(at("dist"), { recursive: true, force: true });
   run(ifStale ? "compiling src/ to dist/ (the sources changed)" : "compiling", "tsc", ["-p", "tsconfig.build.json", "--noCheck"]);
   writeFileSync(BUILD_STAMP, `${source}\n`);
