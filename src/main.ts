@@ -4,14 +4,16 @@ import "./compile-cache.ts";
 import { loadConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
 import { resolveRuntime } from "./runtime.ts";
-import { exitOnStartupError, handleSignals } from "./shutdown.ts";
+import { exitOnStartupError, handleSignals, type Signals } from "./shutdown.ts";
+
+let signals: Signals | undefined;
 
 async function main() {
   const config = loadConfig();
   const logger = createLogger({ level: config.log.level });
   // Parts stop in reverse order of start: the app (no new requests), then connections and
   // workers, then the database.
-  const signals = handleSignals(logger);
+  signals = handleSignals(logger);
   // The application's modules (most of start-up: Fastify, yoga, Pothos, Prisma) load while
   // the embedded PostgreSQL starts, not after it.
   const modules = Promise.all([import("./app.ts"), import("./deps.ts")]);
@@ -41,6 +43,12 @@ async function main() {
   const base = config.http.publicUrl ?? `http://localhost:${port}`;
   logger.info(`GraphQL (with GraphiQL) at ${base}/graphql; subscriptions over graphql-ws and SSE on the same path`);
   logger.info(`storage: ${deps.blobStore.driver}${runtime.embedded ? "; database: embedded PostgreSQL" : ""}`);
+  signals.started();
 }
 
-main().catch((e) => exitOnStartupError(e, "Cabinet"));
+main().catch((e) => {
+  signals?.started();
+  // A signal during start-up stops what had started; a step it cut short fails on its way: not an error.
+  if (signals?.stopping) return;
+  exitOnStartupError(e, "Cabinet");
+});

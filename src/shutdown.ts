@@ -14,13 +14,26 @@ export type ShutdownStep = readonly [what: string, run: () => Promise<void>];
  * stop in reverse order of start (the app first, the database last), a failing step is
  * logged and the next still runs, then the process exits 0. Later signals are ignored.
  */
-export function handleSignals(logger: Logger): { onShutdown(what: string, run: () => Promise<void>): void } {
+export type Signals = {
+  onShutdown(what: string, run: () => Promise<void>): void;
+  /** Start-up is over (done or failed): a shutdown no longer waits for it. */
+  started(): void;
+  /** True once a signal has started the shutdown: a start-up step failing after it is expected. */
+  readonly stopping: boolean;
+};
+
+export function handleSignals(logger: Logger): Signals {
   const steps: ShutdownStep[] = [];
   let stopping = false;
+  let started!: () => void;
+  const startup = new Promise<void>((resolve) => (started = resolve));
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info(`${signal}: shutting down`);
+    // A signal during start-up lets the step in progress finish (15 s at most), so that
+    // nothing is still connecting while the parts before it stop.
+    await Promise.race([startup, new Promise((resolve) => setTimeout(resolve, 15_000).unref())]);
     for (const [what, run] of [...steps].reverse()) await run().catch((e) => logger.error({ err: e }, what));
     process.exit(0);
   };
@@ -31,6 +44,10 @@ export function handleSignals(logger: Logger): { onShutdown(what: string, run: (
   return {
     onShutdown(what, run) {
       steps.push([what, run]);
+    },
+    started: () => started(),
+    get stopping() {
+      return stopping;
     },
   };
 }

@@ -8,13 +8,15 @@ import { createDeps } from "./deps.ts";
 import { createLogger } from "./logger.ts";
 import { JOBS } from "./jobs/registry.ts";
 import { resolveRuntime } from "./runtime.ts";
-import { exitOnStartupError, handleSignals } from "./shutdown.ts";
+import { exitOnStartupError, handleSignals, type Signals } from "./shutdown.ts";
+
+let signals: Signals | undefined;
 
 async function main() {
   const config = loadConfig();
   const logger = createLogger({ level: config.log.level });
   // Workers stop first (running jobs finish, up to 5 s, while the database is still there).
-  const signals = handleSignals(logger);
+  signals = handleSignals(logger);
   const runtime = await resolveRuntime(config, (msg) => logger.info(msg));
   signals.onShutdown("stopping database", () => runtime.stopDatabase());
   const deps = await createDeps(config, runtime, { logger });
@@ -25,6 +27,12 @@ async function main() {
   const jobs = JOBS.map((j) => `${j.name} (concurrency ${j.concurrency})`).join(", ");
   logger.info(`worker ready: ${jobs}`);
   logger.info(`storage: ${deps.blobStore.driver}${runtime.embedded ? "; database: embedded PostgreSQL" : ""}`);
+  signals.started();
 }
 
-main().catch((e) => exitOnStartupError(e, "Cabinet worker"));
+main().catch((e) => {
+  signals?.started();
+  // A signal during start-up stops what had started; a step it cut short fails on its way: not an error.
+  if (signals?.stopping) return;
+  exitOnStartupError(e, "Cabinet worker");
+});

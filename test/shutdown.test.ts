@@ -39,8 +39,9 @@ it("SIGINT to the server's process group: orderly stop, exit 0, no error lines, 
   const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
   const deadline = Date.now() + 90_000;
   for (;;) {
+    // Started: ready, and past its last start-up step (the workers), which it logs.
     const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
-    if (res?.status === 200) break;
+    if (res?.status === 200 && out.includes("GraphQL (with GraphiQL) at")) break;
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`server did not get ready:\n${out}\n${err}`);
     await new Promise((r) => setTimeout(r, 200));
   }
