@@ -1,5 +1,5 @@
 // buildApp(deps): one Fastify server composed of the http/ parts, in order:
-// JSON error rendering, the OpenAPI document, health checks, the disk store's
+// JSON error rendering, CORS, the OpenAPI document, health checks, the disk store's
 // signed blob routes, the REST scope (/api/v1) with each module's routes,
 // GraphQL over HTTP (/graphql, SSE subscriptions included) and graphql-ws on
 // the same port and path.
@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { createLiveAccess, watchRevocations } from "./access/live-access.ts";
 import type { Deps } from "./deps.ts";
 import { createYogaServer, registerGraphqlRoute } from "./http/graphql-http.ts";
+import { registerCors } from "./http/cors.ts";
 import { attachGraphqlWs } from "./http/graphql-ws.ts";
 import { registerHealthRoutes } from "./http/health.ts";
 import { registerOpenApi } from "./http/openapi.ts";
@@ -45,6 +46,8 @@ export async function buildApp(deps: Deps): Promise<App> {
   const revocations = watchRevocations(deps.events, liveAccess, { prisma });
 
   renderErrors(fastify);
+  // Before routing: preflights of /graphql, /api/v1 and /blobs are answered by the hook itself.
+  registerCors(fastify, { origins: config.http.corsOrigins });
   // Before any route: the OpenAPI document is collected from the routes as they are added.
   await registerOpenApi(fastify, { publicUrl: config.http.publicUrl });
   registerHealthRoutes(fastify, { prisma, blobStore, logger: deps.logger, events: deps.events });

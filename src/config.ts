@@ -57,6 +57,28 @@ function invalid(env: string, message: string): never {
   throw new ConfigError(`Invalid configuration:\n  ${env}: ${message}`);
 }
 
+/** CORS_ORIGINS: exact origins, as a browser writes them in its Origin header. */
+function parseOrigins(raw: string): readonly string[] {
+  const origins = raw
+    .split(",")
+    .map((o) => o.trim())
+    .filter(Boolean);
+  for (const origin of origins) {
+    let parsed: string | undefined;
+    try {
+      const url = new URL(origin);
+      if (url.protocol === "http:" || url.protocol === "https:") parsed = url.origin;
+    } catch {}
+    if (parsed !== origin) {
+      invalid(
+        "CORS_ORIGINS",
+        `${JSON.stringify(origin)} is not an exact origin${parsed ? ` (write ${JSON.stringify(parsed)})` : " (http(s)://host[:port], no path)"}`,
+      );
+    }
+  }
+  return origins;
+}
+
 export type S3Config = {
   bucket: string;
   endpoint?: string;
@@ -80,8 +102,13 @@ const sections = {
         documentedDefault: "`http://localhost:$PORT`", // filled in by runtime.ts
         description: "Base URL clients use to reach the server; disk-store download URLs are built on it. Set it behind a proxy.",
       }),
+      corsOrigins: setting("CORS_ORIGINS", z.string(), {
+        documentedDefault: "*(none)*",
+        description:
+          "Comma-separated exact origins (`https://app.example.com`, scheme and host, port if not the default) whose web pages may call /graphql, /api/v1 and the disk store's /blobs (CORS, preflights included). Other origins get no CORS headers",
+      }),
     },
-    (v) => ({ ...v, publicUrl: v.publicUrl?.replace(/\/+$/, "") }),
+    ({ corsOrigins, ...v }) => ({ ...v, publicUrl: v.publicUrl?.replace(/\/+$/, ""), corsOrigins: parseOrigins(corsOrigins ?? "") }),
   ),
 
   data: section(

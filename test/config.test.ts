@@ -82,7 +82,7 @@ describe("loadConfig", () => {
   it("gives every section its defaults with no environment at all", () => {
     const c = loadConfig({});
     expect(c).toEqual({
-      http: { port: 4000, host: "0.0.0.0", publicUrl: undefined },
+      http: { port: 4000, host: "0.0.0.0", publicUrl: undefined, corsOrigins: [] },
       data: { dir: path.resolve("./.data"), databaseUrl: undefined },
       storage: { s3: undefined, signingSecret: undefined },
       bootstrap: { token: undefined },
@@ -119,7 +119,7 @@ describe("loadConfig", () => {
       RUN_WORKERS: "false",
       LOG_LEVEL: "debug",
     });
-    expect(c.http).toEqual({ port: 8080, host: "127.0.0.1", publicUrl: "https://files.example.com" });
+    expect(c.http).toEqual({ port: 8080, host: "127.0.0.1", publicUrl: "https://files.example.com", corsOrigins: [] });
     expect(c.data).toEqual({ dir: "/var/lib/cabinet", databaseUrl: "postgresql://db/cabinet" });
     expect(c.storage).toEqual({
       s3: { bucket: "b", endpoint: "http://minio:9000", region: "eu-central-1", accessKeyId: "id", secretAccessKey: "secret", forcePathStyle: true },

@@ -99,11 +99,11 @@ describe("graphql-armor's limits: QUERY_TOO_COMPLEX", () => {
 });
 
 describe("refused HTTP requests", () => {
-  it("CSRF_HEADER_MISSING for a GET or a multipart POST without a CSRF header", async () => {
+  it("CSRF_HEADER_MISSING for a GET or a multipart POST with neither a CSRF header nor a bearer token", async () => {
     const get = await fetch(`${t.graphqlUrl}?query=${encodeURIComponent("{ __typename }")}`);
     expect(get.status).toBe(403);
     expect(codes((await get.json()) as GraphQLResponse<unknown>)).toEqual(["CSRF_HEADER_MISSING"]);
-    const multipart = await uploadAsset(t.graphqlUrl, { token, spaceId, path: "x.txt", body: "x", csrf: false });
+    const multipart = await uploadAsset(t.graphqlUrl, { spaceId, path: "x.txt", body: "x", csrf: false });
     expect(codes(multipart)).toEqual(["CSRF_HEADER_MISSING"]);
   });
 
@@ -129,7 +129,7 @@ describe("logging", () => {
     await t.gql("{ spaces(first: -1) { edges { cursor } } }", {}, token);
     await t.gql('{ space(id: "spc_nope") { id } }', {}, "cab_wrong");
     await fetch(`${t.graphqlUrl}?query=${encodeURIComponent("{ __typename }")}`);
-    await uploadAsset(t.graphqlUrl, { token, spaceId, path: "x.txt", body: "x", csrf: false });
+    await uploadAsset(t.graphqlUrl, { spaceId, path: "x.txt", body: "x", csrf: false });
     expect(errorLines()).toEqual([]);
   });
 

@@ -46,18 +46,26 @@ it("rejects queries over the cost limit", async () => {
   expect(res.data ?? null).toBeNull();
 });
 
-it("refuses multipart uploads without a CSRF header, and stores nothing", async () => {
-  const res = await uploadAsset(t.graphqlUrl, { token, spaceId, path: "csrf.txt", body: "x", csrf: false });
+it("refuses multipart uploads with neither a bearer token nor a CSRF header, and stores nothing", async () => {
+  const res = await uploadAsset(t.graphqlUrl, { spaceId, path: "csrf.txt", body: "x", csrf: false });
   expect(res.errors?.[0]?.message).toMatch(/CSRF/);
   expect(await t.deps.prisma.blob.count()).toBe(0);
 });
 
-it("refuses a simple GET request without a CSRF header, allows it with one", async () => {
-  const url = `${t.graphqlUrl}?query=${encodeURIComponent("{ viewer { accountId } }")}`;
-  const bare = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
-  expect(bare.status).toBeGreaterThanOrEqual(400);
-  const ok = await fetch(url, { headers: { authorization: `Bearer ${token}`, "x-graphql-yoga-csrf": "1" } });
-  expect(ok.status).toBe(200);
+it("accepts a multipart upload authenticated by Authorization: Bearer without a CSRF header", async () => {
+  const res = await uploadAsset(t.graphqlUrl, { token, spaceId, path: "bearer.txt", body: "x", csrf: false });
+  expect(res.errors).toBeUndefined();
+  expect(res.data?.uploadAsset.path).toBe("bearer.txt");
+});
+
+it("refuses a simple GET request with neither a bearer token nor a CSRF header", async () => {
+  const url = `${t.graphqlUrl}?query=${encodeURIComponent("{ __typename }")}`;
+  expect((await fetch(url)).status).toBe(403);
+  // A Basic header is one a browser sends by itself (cached credentials): it proves nothing.
+  expect((await fetch(url, { headers: { authorization: "Basic dTpw" } })).status).toBe(403);
+  expect((await fetch(url, { headers: { "x-graphql-yoga-csrf": "1" } })).status).toBe(200);
+  const viewer = `${t.graphqlUrl}?query=${encodeURIComponent("{ viewer { accountId } }")}`;
+  expect((await fetch(viewer, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
 });
 
 it("keeps introspection on (GraphiQL needs it) and serves GraphiQL", async () => {

@@ -4,8 +4,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
-import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
-import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { GraphQLError } from "graphql";
 import { processRequest } from "graphql-upload-minimal";
@@ -17,17 +15,25 @@ import { createErrorHandling, withRequestErrorCode } from "../graphql/errors.ts"
 import { useQueryCostLimit } from "../graphql/query-cost.ts";
 import { schema } from "../graphql/schema.ts";
 import { runWithRequestId } from "../request-context.ts";
+import { lacksCsrfProof, useCsrfPrevention } from "./csrf.ts";
+import { serveGraphiQL, wantsGraphiQL } from "./graphiql.ts";
 
-/** Headers that prove a request is not a browser "simple request" (CSRF). */
-export const CSRF_HEADERS = ["x-graphql-yoga-csrf", "apollo-require-preflight", "graphql-preflight"];
+export { CSRF_HEADERS } from "./csrf.ts";
 
 /** What yoga is handed per request: the Fastify exchange over HTTP, the upgrade request over graphql-ws. */
-export type ServerContext = { req: FastifyRequest | IncomingMessage; reply?: FastifyReply; connectionParams?: Record<string, unknown> };
+export type ServerContext = {
+  req: FastifyRequest | IncomingMessage;
+  reply?: FastifyReply;
+  connectionParams?: Record<string, unknown>;
+  /** A graphql-ws operation's own credentials (its `extensions.headers`, as GraphiQL sends them); they win. */
+  authorization?: string;
+};
 
 export type Yoga = ReturnType<typeof createYogaServer>;
 
-/** Bearer credentials from connectionParams (graphql-ws) or the HTTP Authorization header. */
+/** Bearer credentials: a graphql-ws operation's own, connectionParams (graphql-ws) or the HTTP Authorization header. */
 export function authorizationOf(ctx: ServerContext): string | undefined {
+  if (ctx.authorization) return ctx.authorization;
   const params = ctx.connectionParams;
   if (params) {
     const value = params.authorization ?? params.Authorization;
@@ -53,10 +59,12 @@ export function createYogaServer(deps: Deps, liveAccess: LiveAccess) {
   return createYoga<ServerContext>({
     schema,
     graphqlEndpoint: "/graphql",
-    graphiql: { title: "Cabinet", subscriptionsProtocol: "WS" },
-    // GraphiQL bundled from npm rather than loaded from a CDN: self-hosted installs may be offline.
-    renderGraphiQL,
+    // GraphiQL (bundled from npm rather than loaded from a CDN: self-hosted installs may be
+    // offline) is served by the route below, compressed (graphiql.ts).
+    graphiql: false,
     landingPage: false,
+    // CORS is http/cors.ts's, for every route family alike: yoga's default reflects any Origin.
+    cors: false,
     // Multipart is handled by graphql-upload-minimal below: yoga's own buffers whole files.
     multipart: false,
     // Yoga would compare the multipart request's Content-Length with 25 MB and refuse
@@ -88,10 +96,31 @@ export function createYogaServer(deps: Deps, liveAccess: LiveAccess) {
       ),
       errorHandling.useErrorCodes(),
       useQueryCostLimit(),
-      withRequestErrorCode(useCSRFPrevention({ requestHeaders: CSRF_HEADERS }), "CSRF_HEADER_MISSING"),
+      withRequestErrorCode(useCsrfPrevention(), "CSRF_HEADER_MISSING"),
       useEndStreamsOnRevocation(liveAccess),
     ],
   });
+}
+
+/** The header of graphql-sse's single connection mode (its reserved stream's token). */
+const SSE_STREAM_TOKEN_HEADER = "x-graphql-event-stream-token";
+
+export const SINGLE_CONNECTION_REFUSAL =
+  "graphql-sse single connection mode is not supported: use its distinct connections mode (singleConnection: false, the default) or graphql-ws";
+
+/**
+ * graphql-sse's single connection mode reserves a stream (PUT), opens it (GET
+ * with the token) and sends operations to it (POST, DELETE): the stream lives in
+ * one process's memory, so behind several API processes the requests of one
+ * client would have to reach the same process, and reservations by anyone
+ * would pile up. It is refused, with the reason in the status line too, since
+ * the client reports only that (decision 46).
+ */
+function refuseSingleConnection(req: FastifyRequest, reply: FastifyReply) {
+  const isMethod = req.method === "PUT" || req.method === "DELETE";
+  reply.raw.statusMessage = "Single connection mode is not supported";
+  if (isMethod) reply.header("Allow", "GET, POST, OPTIONS");
+  return reply.code(isMethod ? 405 : 400).send({ errors: [{ message: SINGLE_CONNECTION_REFUSAL, extensions: { code: "BAD_REQUEST" } }] });
 }
 
 /**
@@ -103,15 +132,23 @@ export async function registerGraphqlRoute(app: FastifyInstance, yoga: Yoga): Pr
     scope.addContentTypeParser("multipart/form-data", (_req, _payload, done) => done(null));
     scope.route({
       url: "/graphql",
-      method: ["GET", "POST", "OPTIONS"],
+      // PUT and DELETE only to refuse graphql-sse's single connection mode clearly.
+      method: ["GET", "POST", "OPTIONS", "PUT", "DELETE"],
       handler: async (req, reply) =>
         runWithRequestId(req.id, async () => {
+          if (req.method === "PUT" || req.method === "DELETE" || req.headers[SSE_STREAM_TOKEN_HEADER]) return refuseSingleConnection(req, reply);
+          if (wantsGraphiQL(req)) return serveGraphiQL(req, reply);
           if (req.headers["content-type"]?.startsWith("multipart/form-data")) {
             // CSRF check first: a multipart form is a "simple request" a browser can forge.
-            if (!CSRF_HEADERS.some((h) => req.headers[h])) {
+            if (lacksCsrfProof((name) => req.headers[name] as string | undefined)) {
               // The same code as yoga's refusal of a GET without one.
               return reply.code(403).send({
-                errors: [{ message: "Multipart requests need a CSRF header (e.g. x-graphql-yoga-csrf)", extensions: { code: "CSRF_HEADER_MISSING" } }],
+                errors: [
+                  {
+                    message: "Multipart requests need an Authorization: Bearer header or a CSRF header (e.g. x-graphql-yoga-csrf)",
+                    extensions: { code: "CSRF_HEADER_MISSING" },
+                  },
+                ],
               });
             }
             try {

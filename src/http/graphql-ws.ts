@@ -32,6 +32,21 @@ function asOperationError(e: unknown): GraphQLError {
   return new GraphQLError(e.message, { nodes, source, positions, path, extensions });
 }
 
+/**
+ * The Authorization header an operation carries in `extensions.headers`. GraphiQL
+ * (yoga's, through @graphql-tools/url-loader) sends no connectionParams: it puts
+ * its headers panel there, in every subscribe message. The name is matched
+ * case-insensitively; the value is checked like an HTTP Authorization header.
+ */
+export function operationAuthorization(extensions: Record<string, unknown> | null | undefined): string | undefined {
+  const headers = extensions?.headers;
+  if (!headers || typeof headers !== "object") return undefined;
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.toLowerCase() === "authorization" && typeof value === "string" && value.trim()) return value;
+  }
+  return undefined;
+}
+
 export function attachGraphqlWs(server: Server, yoga: Yoga, deps: { prisma: PrismaClient; liveAccess: LiveAccess }): GraphqlWs {
   const { prisma, liveAccess } = deps;
   const wsServer = new WebSocketServer({ noServer: true });
@@ -66,14 +81,17 @@ export function attachGraphqlWs(server: Server, yoga: Yoga, deps: { prisma: Pris
       execute: (args) => (args as EnvelopedArgs).rootValue.execute(args) as never,
       subscribe: (args) => (args as EnvelopedArgs).rootValue.subscribe(args) as never,
       onSubscribe: async (ctx, _id, params) => {
+        const authorization = operationAuthorization(params.extensions);
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params,
           connectionParams: ctx.connectionParams,
-          // Revocation closes the whole socket (onConnect), not each operation's stream.
-          [SOCKET_MANAGED]: true,
+          authorization,
+          // Revocation closes the whole socket (onConnect), not each operation's stream; an
+          // operation with its own token is tracked on its own, like an SSE stream.
+          [SOCKET_MANAGED]: !authorization,
         });
         // A bad document is this operation's error, not the connection's: graphql-ws
         // closes the socket (4500) when onSubscribe throws, ending sibling operations,

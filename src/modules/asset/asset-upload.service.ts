@@ -12,7 +12,6 @@ import type { PrismaClient } from "../../db/prisma.ts";
 import { errors } from "../../errors.ts";
 import { newId } from "../../ids.ts";
 import { decideContentType } from "../../ingest/content-type.ts";
-import { transactionWithEvents } from "../../events/event-log.ts";
 import { presignLifetime, type PresignLimits } from "../../storage/blob-store.ts";
 import type { BlobService } from "../blob/blob.service.ts";
 import { recordEntryCreated } from "../entry/entry.events.ts";

@@ -23,7 +23,6 @@ import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { PrismaClient, Tx } from "../../db/prisma.ts";
 import { AppError, errors } from "../../errors.ts";
-import { transactionWithEvents } from "../../events/event-log.ts";
 import type { Blob, BlobOwnerKind } from "../../generated/prisma/client.ts";
 import { newId } from "../../ids.ts";
 import { decideContentType, SNIFF_BYTES, sniffContentType } from "../../ingest/content-type.ts";
