@@ -3,7 +3,7 @@
 // same candidate set (both GIN indexes) and keeps a bounded top-N after the
 // keyset cursor (rank, id), never an OFFSET, so the ratio should stay flat.
 //
-//   npx tsx bench/search.ts        BENCH_REPEATS=100 BENCH_EXPLAIN=full npx tsx bench/search.ts
+//   npx tsx bench/search.ts        BENCH_REPEATS=100 npx tsx bench/search.ts
 //
 // Seeded with SQL in 10 folders: 100,000 READY files (blobs, entries) and one
 // blob_texts row per file, each ~40 words drawn from a 5,000-word vocabulary;
@@ -13,7 +13,7 @@
 // cursor comes from walking pages 1..99 once, untimed, checking no hit repeats)
 // are fetched alternately; ratio = median(page 100) / median(page 1). The
 // EXPLAIN (ANALYZE, BUFFERS) of the search SQL (built by search.sql.ts itself)
-// is printed for page 100.
+// is always printed for page 100.
 //
 // Prints a short report and a final JSON line; exits 1 when the ratio is over
 // the limit or a page is wrong.
@@ -28,7 +28,6 @@ const DEEP_PAGE = 100;
 const TERM = "zebrafish";
 const REPEATS = positiveInt(process.env.BENCH_REPEATS, 40);
 const WARMUP = 5;
-const EXPLAIN_FULL = process.env.BENCH_EXPLAIN === "full";
 
 function positiveInt(raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw === "") return fallback;
@@ -155,8 +154,7 @@ await runBench("search", async (env, summary) => {
   log(`    search SQL: page 1 ${execution(plan1)}; page ${DEEP_PAGE} ${execution(planN)}`);
   const indexes = [...new Set(planN.flatMap((l) => /Bitmap Index Scan on (\S+)/.exec(l)?.[1] ?? []))];
   log(`    indexes used: ${indexes.join(", ") || "none"}${planN.some((l) => /Seq Scan on (entries|blob_texts)/.test(l)) ? "; SEQ SCAN" : ""}`);
-  // The plan is always printed (the brief asks for it); BENCH_EXPLAIN=full is accepted for symmetry with listing-pages.
-  if (EXPLAIN_FULL || true) log(`    EXPLAIN (ANALYZE, BUFFERS), page ${DEEP_PAGE}:\n      ${planN.join("\n      ")}`);
+  log(`    EXPLAIN (ANALYZE, BUFFERS), page ${DEEP_PAGE}:\n      ${planN.join("\n      ")}`);
   Object.assign(summary, { ratio: round(ratio, 3), hits, page1: statsJson(s1), [`page${DEEP_PAGE}`]: statsJson(sN), indexes, walkSeconds: round(seconds, 1) });
   if (!ok) summary.error = `page ${DEEP_PAGE} took ${ratio.toFixed(2)}x page 1`;
   return ok;
