@@ -1,9 +1,9 @@
 // The search statement (decision 52): entry names and extracted text matched
 // with PostgreSQL full-text search, ranked, keyset-paginated by (rank DESC, id
 // ASC). One statement: the query is parsed once (websearch_to_tsquery never
-// fails on user syntax), both GIN indexes give the candidate entries, the
-// filters (MIME type, folder subtree) apply, and the page is the top `limit`
-// rows after the cursor. Every page ranks the same candidate set and keeps a
+// fails on user syntax), both GIN indexes give the matching entries, ranked as
+// they are found, the filters (MIME type, folder subtree) apply, and the page
+// is the top `limit` rows after the cursor. Every page ranks the same candidate set and keeps a
 // bounded top-N, so page 100 costs what page 1 costs (no OFFSET). Snippets are
 // made for the page's rows only (ts_headline over a bounded excerpt).
 import type { PrismaClient } from "../../db/prisma.ts";
@@ -54,24 +54,28 @@ export function searchSql(r: SearchRequest): Prisma.Sql {
         SELECT c.id FROM entries c JOIN sub ON c.parent_id = sub.id WHERE c.kind = 'FOLDER'
       )`
     : Prisma.empty;
-  const inFolder = filter.folderId ? Prisma.sql`e.parent_id IN (SELECT id FROM sub)` : Prisma.sql`TRUE`;
+  const inFolder = filter.folderId ? Prisma.sql`m.parent_id IN (SELECT id FROM sub)` : Prisma.sql`TRUE`;
   const needsBlob = Boolean(filter.mimeType);
   const after = cursor
     ? Prisma.sql`(h.rank < CAST(${cursor.rank} AS real) OR (h.rank = CAST(${cursor.rank} AS real) AND h.id > ${cursor.id}))`
     : Prisma.sql`TRUE`;
   return Prisma.sql`
     WITH RECURSIVE q AS (SELECT websearch_to_tsquery(cabinet_search_config(), ${query}) AS q)${folder}
-    , candidates AS (
-      SELECT e.id FROM entries e, q WHERE e.space_id = ${spaceId} AND e.search_tsv @@ q.q AND e.parent_id IS NOT NULL
-      UNION
-      SELECT e.id FROM blob_texts t JOIN entries e ON e.blob_id = t.blob_id, q WHERE t.search_tsv @@ q.q AND e.space_id = ${spaceId}
+    -- Each index's matches, ranked where they are found (the vector is at hand): no second read per hit.
+    , matched AS (
+      SELECT e.id, e.name, e.blob_id, e.parent_id, 'n' AS src, ts_rank(e.search_tsv, q.q) AS r
+        FROM entries e, q WHERE e.space_id = ${spaceId} AND e.search_tsv @@ q.q AND e.parent_id IS NOT NULL
+      UNION ALL
+      SELECT e.id, e.name, e.blob_id, e.parent_id, 't', ts_rank(t.search_tsv, q.q)
+        FROM blob_texts t JOIN entries e ON e.blob_id = t.blob_id, q WHERE t.search_tsv @@ q.q AND e.space_id = ${spaceId}
     )
+    -- One row per entry: its name rank plus its best text rank. MATERIALIZED: computed once, not per use below.
     , hits AS MATERIALIZED (
-      SELECT e.id, e.name, e.blob_id,
-             (ts_rank(e.search_tsv, q.q)
-              + coalesce((SELECT max(ts_rank(t.search_tsv, q.q)) FROM blob_texts t WHERE t.blob_id = e.blob_id AND t.search_tsv @@ q.q), 0))::real AS rank
-        FROM candidates c JOIN entries e ON e.id = c.id ${needsBlob ? Prisma.sql`JOIN blobs b ON b.id = e.blob_id` : Prisma.empty}, q
+      SELECT m.id, m.name, m.blob_id,
+             (coalesce(max(m.r) FILTER (WHERE m.src = 'n'), 0) + coalesce(max(m.r) FILTER (WHERE m.src = 't'), 0))::real AS rank
+        FROM matched m ${needsBlob ? Prisma.sql`JOIN blobs b ON b.id = m.blob_id` : Prisma.empty}
        WHERE ${inFolder} AND ${mimeCondition(filter.mimeType)}
+       GROUP BY m.id, m.name, m.blob_id
     )
     , page AS (
       SELECT h.* FROM hits h WHERE ${after} ORDER BY h.rank DESC, h.id ASC LIMIT ${limit}
