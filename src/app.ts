@@ -14,6 +14,7 @@ import { registerHealthRoutes } from "./http/health.ts";
 import { registerOpenApi } from "./http/openapi.ts";
 import { registerRestApi, renderErrors } from "./http/rest.ts";
 import { registerAssetRoutes } from "./modules/asset/asset.routes.ts";
+import { registerSearchRoutes } from "./modules/search/search.routes.ts";
 import { registerDiskBlobRoutes } from "./storage/disk/disk-blob.routes.ts";
 import { DiskBlobStore } from "./storage/disk/disk-blob-store.ts";
 
@@ -61,6 +62,7 @@ export async function buildApp(deps: Deps): Promise<App> {
   }
   await registerRestApi(fastify, { prisma }, [
     (api) => registerAssetRoutes(api, { assets: services.assets, uploads: services.uploads, entries: services.entries, prisma }),
+    (api) => registerSearchRoutes(api, { search: services.search, prisma }),
   ]);
   const yoga = createYogaServer(deps, liveAccess);
   await registerGraphqlRoute(fastify, yoga);

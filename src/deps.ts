@@ -23,6 +23,7 @@ import { createOrganizationService } from "./modules/organization/organization.s
 import { createSpaceService } from "./modules/space/space.service.ts";
 import { createWebhookDispatcher } from "./modules/webhook/webhook.dispatcher.ts";
 import { createWebhookService } from "./modules/webhook/webhook.service.ts";
+import { createSearchService } from "./modules/search/search.service.ts";
 import { createEventTail, type EventTail } from "./events/event-tail.ts";
 import type { BlobStore } from "./storage/blob-store.ts";
 import { DiskBlobStore } from "./storage/disk/disk-blob-store.ts";
@@ -149,6 +150,7 @@ export async function createDeps(config: Config, runtime: Runtime, options: Deps
     messages,
     processing,
     webhooks: createWebhookService({ prisma, targets: webhookTargets }),
+    search: createSearchService({ prisma }),
   };
 
   // What the job handlers need (each takes its own part); the compiler checks it is all here.

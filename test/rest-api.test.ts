@@ -230,6 +230,7 @@ describe("auth and errors like GraphQL's", () => {
     const doc = await json<{ openapi: string; paths: Record<string, Record<string, unknown>> }>(await fetch(`${t.url}/api/v1/openapi.json`));
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths).sort()).toEqual([
+      "/api/v1/space/{spaceId}/search",
       "/api/v1/space/{spaceId}/storage",
       "/api/v1/space/{spaceId}/storage/{pathId}",
       "/api/v1/space/{spaceId}/storage/{pathId}/complete",
@@ -350,6 +351,7 @@ describe("the OpenAPI document, with the clients people use", () => {
       "getReadiness",
       "headBlob",
       "listFolder",
+      "search",
       "uploadBlob",
       "uploadFile",
     ]);
