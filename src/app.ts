@@ -15,6 +15,7 @@ import { registerOpenApi } from "./http/openapi.ts";
 import { registerRestApi, renderErrors } from "./http/rest.ts";
 import { registerAssetRoutes } from "./modules/asset/asset.routes.ts";
 import { registerAttachmentRoutes } from "./modules/attachment/attachment.routes.ts";
+import { registerSearchRoutes } from "./modules/search/search.routes.ts";
 import { registerDiskBlobRoutes } from "./storage/disk/disk-blob.routes.ts";
 import { DiskBlobStore } from "./storage/disk/disk-blob-store.ts";
 
@@ -63,6 +64,7 @@ export async function buildApp(deps: Deps): Promise<App> {
   await registerRestApi(fastify, { prisma }, [
     (api) => registerAssetRoutes(api, { assets: services.assets, uploads: services.uploads, entries: services.entries, prisma }),
     (api) => registerAttachmentRoutes(api, { attachments: services.attachments, attachmentAdmin: services.attachmentAdmin }),
+    (api) => registerSearchRoutes(api, { search: services.search, prisma }),
   ]);
   const yoga = createYogaServer(deps, liveAccess);
   await registerGraphqlRoute(fastify, yoga);

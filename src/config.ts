@@ -376,6 +376,14 @@ const sections = {
     }),
   ),
 
+  search: section({
+    language: setting("SEARCH_LANGUAGE", z.string().regex(/^[a-z_]{1,63}$/, "a text search configuration name, e.g. simple or english"), {
+      default: "simple",
+      description:
+        "PostgreSQL text search configuration for search (`simple`: no stemming, any language; or `english`, `german`, `french`…). Changing it recomputes the stored search vectors once, at the next start",
+    }),
+  }),
+
   log: section({
     level: setting("LOG_LEVEL", z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]), {
       default: "info",

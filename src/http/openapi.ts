@@ -114,6 +114,7 @@ export const AUTHENTICATED_ERRORS: ErrorCode[] = ["UNAUTHENTICATED", "FORBIDDEN"
 
 const TAGS = [
   { name: "storage", description: "Space storage: files and folders addressed by the base64 of their path (the Space Storage document)." },
+  { name: "search", description: "Full-text search over a space's names and extracted text." },
   { name: "blobs", description: "The local-disk store's presigned URLs (only when no S3 store is configured). Signed by the server; no bearer token." },
   { name: "health", description: "Liveness and readiness probes." },
 ];

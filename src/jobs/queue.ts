@@ -76,9 +76,9 @@ export function createJobQueue(options: { databaseUrl: string; logger: Logger })
   sender.on("error", onError);
   let worker: PgBoss | undefined;
   let started = false;
-
-  return {
-    async start() {
+  let starting: Promise<void> | undefined;
+  const start = () => {
+    starting ??= (async () => {
       await sender.start();
       started = true;
       for (const spec of SPECS) {
@@ -89,15 +89,24 @@ export function createJobQueue(options: { databaseUrl: string; logger: Logger })
         // createQueue leaves an existing queue as it was; this applies a changed spec.
         await sender.updateQueue(queue.name, queue);
       }
-    },
+    })();
+    return starting;
+  };
+
+  return {
+    start,
     async stop() {
       // The worker first: its running jobs may still send.
       if (worker) await worker.stop({ graceful: true, wait: true, timeout: 5000 });
       worker = undefined;
+      await starting?.catch(() => {});
       if (started) await sender.stop({ graceful: true, wait: true, timeout: 5000 });
       started = false;
+      starting = undefined;
     },
     async send(name, data, sendOptions = {}) {
+      // A process that did not start the queue (a CLI command) starts it on its first job.
+      await start();
       await sender.send(name, data, {
         ...(sendOptions.tx ? { db: transactionDb(sendOptions.tx) } : {}),
         ...(sendOptions.startAfterSeconds ? { startAfter: sendOptions.startAfterSeconds } : {}),

@@ -1,6 +1,7 @@
 // Account and ApiToken types; `viewer`: who am I, and what may I
 // do; creating accounts and issuing and revoking tokens.
 import { assertManagesAccount, canManageAccount } from "../../access/account-access.ts";
+import { errors } from "../../errors.ts";
 import type { ApiToken } from "../../generated/prisma/client.ts";
 import { builder } from "../../graphql/builder.ts";
 import { registerNodeLoader } from "../node/node-registry.ts";
@@ -24,6 +25,7 @@ export const AccountRef = builder.prismaNode("Account", {
       cursor: "id",
       description: "The account's space grants, oldest first. For the account itself and organization admins.",
       resolve: async (query, account, _args, ctx) => {
+        if (query.cursor && typeof (query.cursor as { id?: unknown }).id !== "string") throw errors.badInput("Invalid cursor");
         assertManagesAccount(await ctx.viewer(), account);
         return ctx.prisma.spaceGrant.findMany({ ...query, where: { accountId: account.id }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
       },

@@ -62,7 +62,7 @@ function processingJson(entry: StoredEntry) {
   };
 }
 
-function fileJson(entry: StoredEntry, path: string) {
+export function fileJson(entry: StoredEntry, path: string) {
   return {
     id: entry.id,
     kind: entry.kind,
@@ -79,7 +79,7 @@ function fileJson(entry: StoredEntry, path: string) {
 }
 
 const nullableString = { type: ["string", "null"] } as const;
-const FILE_SCHEMA = {
+export const FILE_SCHEMA = {
   type: "object",
   properties: {
     id: { type: "string" },

@@ -161,7 +161,11 @@ export function createEntryService(deps: { prisma: PrismaClient; blobs: BlobServ
     if (name === entry.name) return entry;
     return transactionWithEvents(prisma, async (tx) => {
       const renamed = await tx.entry.update({ where: { id: entry.id }, data: { name, updatedAt: new Date() } }).catch((e) => {
-        throw fromPrismaError(e, () => errors.alreadyExists(name));
+        throw fromPrismaError(
+          e,
+          () => errors.alreadyExists(name),
+          () => errors.notFound("Entry"),
+        );
       });
       recordEntryUpdated(tx, renamed, "RENAMED", entry.name);
       return renamed;
@@ -186,7 +190,13 @@ export function createEntryService(deps: { prisma: PrismaClient; blobs: BlobServ
       if (target.id === entry.parentId && name === entry.name) return entry;
       const clash = await tx.entry.findUnique({ where: { parentId_name: { parentId: target.id, name } }, select: { id: true } });
       if (clash) throw errors.alreadyExists(name);
-      const moved = await tx.entry.update({ where: { id: entry.id }, data: { parentId: target.id, name, updatedAt: new Date() } });
+      const moved = await tx.entry.update({ where: { id: entry.id }, data: { parentId: target.id, name, updatedAt: new Date() } }).catch((e) => {
+        throw fromPrismaError(
+          e,
+          () => errors.alreadyExists(name),
+          () => errors.notFound("Entry"),
+        );
+      });
       recordEntryMoved(tx, moved, entry, await entryPath(tx, moved.id));
       return moved;
     });

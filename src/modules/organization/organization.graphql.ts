@@ -2,6 +2,7 @@
 // organizations an admin administers, their accounts, and updateOrganization.
 import { administeredOrganizationsWhere, canSeeOrganization, requireOrganizationAdmin } from "../../access/organization-access.ts";
 import { requireOrgAdmin } from "../../access/space-access.ts";
+import { errors } from "../../errors.ts";
 import { builder } from "../../graphql/builder.ts";
 import { AccountRef } from "../account/account.graphql.ts";
 import { registerNodeLoader } from "../node/node-registry.ts";
@@ -22,6 +23,7 @@ export const OrganizationRef = builder.prismaNode("Organization", {
       cursor: "id",
       description: "The organization's accounts, oldest first, disabled ones included (organization admins only).",
       resolve: async (query, org, _args, ctx) => {
+        if (query.cursor && typeof (query.cursor as { id?: unknown }).id !== "string") throw errors.badInput("Invalid cursor");
         requireOrganizationAdmin(await ctx.viewer(), org);
         return ctx.prisma.account.findMany({ ...query, where: { organizationId: org.id }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
       },
@@ -48,6 +50,7 @@ builder.queryFields((t) => ({
     description:
       "The organizations the caller administers (organization admins only). Today that is its own organization: there is no super-admin yet who would see every organization of the installation.",
     resolve: async (query, _root, _args, ctx) => {
+      if (query.cursor && typeof (query.cursor as { id?: unknown }).id !== "string") throw errors.badInput("Invalid cursor");
       const viewer = await ctx.viewer();
       requireOrgAdmin(viewer);
       return ctx.prisma.organization.findMany({ ...query, where: administeredOrganizationsWhere(viewer), orderBy: [{ createdAt: "asc" }, { id: "asc" }] });

@@ -42,6 +42,7 @@ export const SpaceRef = builder.prismaNode("Space", {
       cursor: "id",
       description: "Who holds which permissions here, oldest grant first (organization admins and space:admin holders).",
       resolve: async (query, space, _args, ctx) => {
+        if (query.cursor && typeof (query.cursor as { id?: unknown }).id !== "string") throw errors.badInput("Invalid cursor");
         assertPermission(await ctx.viewer(), space, "space:admin");
         return ctx.prisma.spaceGrant.findMany({ ...query, where: { spaceId: space.id }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
       },
