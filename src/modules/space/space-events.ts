@@ -19,6 +19,20 @@ export async function openSpaceEvents(
   viewer: Viewer,
   input: { spaceId: string; after?: string | null },
 ): Promise<EventStream> {
+  return openSpaceTopicStream(deps, viewer, { ...input, sends: (event) => ENTRY_EVENTS.has(event.type) });
+}
+
+/**
+ * A stream of some of a space's events (`sends` picks them) for a viewer holding assets:read
+ * there, replayed after `after` and then live; it ends when the viewer's account loses access.
+ * `check` runs with the access and cursor checks (before any event is sent), e.g. that the
+ * subject exists. spaceEvents and assetProcessing are both this.
+ */
+export async function openSpaceTopicStream(
+  deps: { prisma: PrismaClient; events: EventTail },
+  viewer: Viewer,
+  input: { spaceId: string; after?: string | null; sends: (event: StoredEvent) => boolean; check?: () => Promise<void> },
+): Promise<EventStream> {
   const { prisma } = deps;
   const after = input.after == null ? null : parseCursor(input.after);
   // Listening starts before the access check below: a revocation committed
@@ -29,7 +43,7 @@ export async function openSpaceEvents(
     after,
     replay: (afterId, upTo, limit) => readSpacePage(prisma, input.spaceId, afterId, upTo, limit),
     decide: async (event) => {
-      if (ENTRY_EVENTS.has(event.type)) return "send";
+      if (input.sends(event)) return "send";
       if (event.type === "grant.revoked" && event.subjectId === viewer.accountId) {
         try {
           await requireSpacePermissionNow(prisma, viewer, input.spaceId, "assets:read");
@@ -43,6 +57,7 @@ export async function openSpaceEvents(
   });
   try {
     await requireSpacePermission(prisma, viewer, input.spaceId, "assets:read");
+    await input.check?.();
     if (after !== null) await checkCursor(prisma, after);
   } catch (e) {
     await stream.return();
