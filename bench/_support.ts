@@ -8,7 +8,9 @@ import { rmSync } from "node:fs";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { type Client, createClient } from "graphql-ws";
 import pg from "pg";
+import WebSocket from "ws";
 import pino from "pino";
 import { buildApp, type App } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
@@ -191,4 +193,33 @@ export async function runBench(
   log(failed ? "  FAIL" : "  PASS");
   log(JSON.stringify(summary));
   process.exitCode = failed ? 1 : 0;
+}
+
+/**
+ * Opens `count` graphql-ws clients (one socket each) authenticated with `token`, in batches of
+ * 50 (each authenticates on connection_init), retrying a failed connect; `subscribe` starts each
+ * client's subscriptions. Resolves once every socket is connected.
+ */
+export async function openSubscribers(env: BenchEnv, count: number, subscribe: (client: Client, index: number) => void): Promise<Client[]> {
+  const clients: Client[] = [];
+  const BATCH = 50;
+  for (let b = 0; b < count; b += BATCH) {
+    const connected: Promise<void>[] = [];
+    for (let i = b; i < Math.min(count, b + BATCH); i++) {
+      let onConnected!: () => void;
+      connected.push(new Promise<void>((r) => (onConnected = r)));
+      const client = createClient({
+        url: `${env.url.replace("http", "ws")}/graphql`,
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${env.token}` },
+        retryAttempts: 10,
+        shouldRetry: () => true,
+        on: { connected: () => onConnected() },
+      });
+      clients.push(client);
+      subscribe(client, i);
+    }
+    await Promise.all(connected);
+  }
+  return clients;
 }

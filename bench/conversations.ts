@@ -14,9 +14,8 @@
 //   npx tsx bench/conversations.ts      BENCH_SUBSCRIBERS=1000 BENCH_ROUNDS=20 BENCH_WINDOW_MS=3000
 // Prints a report and a final JSON line; fails when the delivery p99 is over
 // the goal, or a subscriber missed or reordered a message.
-import { createClient, type Client } from "graphql-ws";
-import WebSocket from "ws";
-import { log, ms, round, runBench, stats } from "./_support.ts";
+import type { Client } from "graphql-ws";
+import { log, ms, openSubscribers, round, runBench, stats } from "./_support.ts";
 
 const SUBSCRIBERS = positiveInt(process.env.BENCH_SUBSCRIBERS, 1000);
 const ROUNDS = positiveInt(process.env.BENCH_ROUNDS, 20);
@@ -87,28 +86,13 @@ await runBench(
         },
       );
     };
-    // Sockets open in batches (each authenticates on connection_init), retrying a failed connect.
-    const BATCH = 50;
-    for (let b = 0; b < SUBSCRIBERS; b += BATCH) {
-      const connected: Promise<unknown>[] = [];
-      for (let i = b; i < Math.min(SUBSCRIBERS, b + BATCH); i++) {
-        let onConnected!: () => void;
-        connected.push(new Promise<void>((r) => (onConnected = r)));
-        const client = createClient({
-          url: `${env.url.replace("http", "ws")}/graphql`,
-          webSocketImpl: WebSocket,
-          connectionParams: { authorization: `Bearer ${env.token}` },
-          retryAttempts: 10,
-          shouldRetry: () => true,
-          on: { connected: () => onConnected() },
-        });
-        clients.push(client);
+    clients.push(
+      ...(await openSubscribers(env, SUBSCRIBERS, (client) => {
         const seqs: number[] = [];
         seqsBySubscriber.push(seqs);
         subscribeBoth(client, seqs);
-      }
-      await Promise.all(connected);
-    }
+      })),
+    );
     const post = (text: string) =>
       env.gql(`mutation($c: ID!, $t: String!) { postMessage(input: { conversationId: $c, text: $t }) { seq } }`, { c: conv, t: text });
     const folder = (name: string) =>

@@ -8,9 +8,7 @@
 // No workers run here, so each round's only processing event is that QUEUED.
 //
 //   npx tsx bench/processing-delivery.ts      BENCH_SUBSCRIBERS=1000 BENCH_ROUNDS=10
-import { createClient, type Client } from "graphql-ws";
-import WebSocket from "ws";
-import { log, ms, round, runBench, stats } from "./_support.ts";
+import { log, ms, openSubscribers, round, runBench, stats } from "./_support.ts";
 
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
@@ -38,37 +36,20 @@ await runBench("processing-delivery", async (env, summary) => {
     list.push(performance.now());
     arrivals.set(key, list);
   };
-  const clients: Client[] = [];
-  const BATCH = 50;
   const t0 = performance.now();
-  for (let b = 0; b < SUBSCRIBERS; b += BATCH) {
-    const connected: Promise<void>[] = [];
-    for (let i = b; i < Math.min(SUBSCRIBERS, b + BATCH); i++) {
-      let onConnected!: () => void;
-      connected.push(new Promise<void>((r) => (onConnected = r)));
-      const client = createClient({
-        url: `${env.url.replace("http", "ws")}/graphql`,
-        webSocketImpl: WebSocket,
-        connectionParams: { authorization: `Bearer ${env.token}` },
-        retryAttempts: 10,
-        shouldRetry: () => true,
-        on: { connected: () => onConnected() },
-      });
-      clients.push(client);
-      client.subscribe(
-        {
-          query: `subscription($s: ID!, $a: ID!) { assetProcessing(spaceId: $s, assetId: $a) { cursor step { name status } } }`,
-          variables: { s: env.spaceId, a: assetId },
-        },
-        { next: () => arrived(processingKey), error: (e) => log(`! subscriber error ${JSON.stringify(e).slice(0, 200)}`), complete: () => {} },
-      );
-      client.subscribe<{ spaceEvents: { name: string } }>(
-        { query: `subscription($s: ID!) { spaceEvents(spaceId: $s) { cursor name } }`, variables: { s: env.spaceId } },
-        { next: (r) => arrived(`f:${r.data!.spaceEvents.name}`), error: () => {}, complete: () => {} },
-      );
-    }
-    await Promise.all(connected);
-  }
+  const clients = await openSubscribers(env, SUBSCRIBERS, (client) => {
+    client.subscribe(
+      {
+        query: `subscription($s: ID!, $a: ID!) { assetProcessing(spaceId: $s, assetId: $a) { cursor step { name status } } }`,
+        variables: { s: env.spaceId, a: assetId },
+      },
+      { next: () => arrived(processingKey), error: (e) => log(`! subscriber error ${JSON.stringify(e).slice(0, 200)}`), complete: () => {} },
+    );
+    client.subscribe<{ spaceEvents: { name: string } }>(
+      { query: `subscription($s: ID!) { spaceEvents(spaceId: $s) { cursor name } }`, variables: { s: env.spaceId } },
+      { next: (r) => arrived(`f:${r.data!.spaceEvents.name}`), error: () => {}, complete: () => {} },
+    );
+  });
   const reprocess = () => env.gql(`mutation($a: ID!) { reprocessAsset(id: $a) { id } }`, { a: assetId });
   const folder = (name: string) =>
     env.gql(`mutation($s: ID!, $p: String!) { createFolder(input: { spaceId: $s, path: $p }) { id } }`, { s: env.spaceId, p: name });
