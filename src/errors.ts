@@ -105,6 +105,18 @@ export const errors = {
 };
 
 /** Prisma error codes we turn into domain errors; everything else stays unexpected. */
+/**
+ * A Prisma "required record not found" (P2025) that reaches an error boundary
+ * unhandled: a row read again after a change (a mutation's answer, an upload's
+ * file, a re-read under a lock) was deleted by a concurrent request in between.
+ * For the client that is NOT_FOUND, as it would be had the delete come first; it
+ * was a 500 (the fuzz test found it answering a two-stage completion racing a
+ * delete). Every other error is returned as it is.
+ */
+export function goneInRace(e: unknown): unknown {
+  return (e as { code?: unknown } | null)?.code === "P2025" && !isAppError(e) ? errors.notFound("The item (deleted meanwhile)") : e;
+}
+
 export function fromPrismaError(e: unknown, onUniqueViolation: () => AppError, onGone?: () => AppError): unknown {
   const code = (e as { code?: unknown } | null)?.code;
   if (code === "P2002") return onUniqueViolation();

@@ -10,7 +10,7 @@
 // the schema's fields and enum values to anyone probing it.
 import { GraphQLError } from "graphql";
 import type { Plugin } from "graphql-yoga";
-import { clientView, isAppError, isOperatorError, type AppError, type ErrorCode } from "../errors.ts";
+import { clientView, goneInRace, isAppError, isOperatorError, type AppError, type ErrorCode } from "../errors.ts";
 import { currentRequestId } from "../request-context.ts";
 
 export type ErrorLogger = (message: string, fields: Record<string, unknown>) => void;
@@ -105,7 +105,7 @@ export function createErrorHandling(log: ErrorLogger) {
   }
 
   const maskError = (error: unknown, message: string): Error => {
-    const original = unwrap(error);
+    const original = goneInRace(unwrap(error));
     const graphQLError = isGraphQLError(error) ? error : undefined;
     if (typeof error === "object" && error) handled.add(error);
     if (isAppError(original)) {

@@ -7,7 +7,7 @@ import multipart from "@fastify/multipart";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { authenticate, bearerToken, requireViewer, type Viewer } from "../access/viewer.ts";
 import type { PrismaClient } from "../db/prisma.ts";
-import { type ErrorCode, isAppError, isOperatorError, toRestError } from "../errors.ts";
+import { type ErrorCode, goneInRace, isAppError, isOperatorError, toRestError } from "../errors.ts";
 import { assertJsonDepth } from "../validation/json.ts";
 
 declare module "fastify" {
@@ -35,7 +35,8 @@ function errorBody(code: ErrorCode, message: string, requestId?: string) {
  * through it too. Unexpected errors are logged and masked, with the request id.
  */
 export function renderErrors(app: FastifyInstance): void {
-  app.setErrorHandler((error, req, reply) => {
+  app.setErrorHandler((raised, req, reply) => {
+    const error = goneInRace(raised) as typeof raised;
     if (isAppError(error)) {
       if (isOperatorError(error)) req.log.error({ err: error }, "storage error");
       // The client hung up: nothing for the operator to do, but worth a line.
