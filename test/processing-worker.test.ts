@@ -151,8 +151,11 @@ it("a graphql-ws subscriber on the API process sees every step QUEUED -> RUNNING
   expect(new Set(cursors).size).toBe(cursors.length);
 
   const t = await toneEvents;
-  expect(statuses(t, "audio")).toEqual(["QUEUED", "RUNNING", "DONE"]);
-  expect(statuses(t, "transcription")).toEqual(["QUEUED", "RUNNING", "SKIPPED"]);
+  // Seen once in ~25 runs: transcription QUEUED -> SKIPPED with no RUNNING between. The log's own
+  // rows for the file tell whether the event was never written or written and not delivered.
+  const logged = async () => JSON.stringify((await sql.query(`SELECT id::text, payload FROM events WHERE subject_id = $1 ORDER BY id`, [tone.id])).rows);
+  expect(statuses(t, "audio"), await logged()).toEqual(["QUEUED", "RUNNING", "DONE"]);
+  expect(statuses(t, "transcription"), await logged()).toEqual(["QUEUED", "RUNNING", "SKIPPED"]);
 
   // Resuming after the first RUNNING: exactly the events after it, none repeated.
   const firstRunning = p.findIndex((e) => e.step.status === "RUNNING");
