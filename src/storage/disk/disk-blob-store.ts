@@ -50,6 +50,8 @@ export type DiskBlobStoreOptions = {
   signingSecret: string;
 };
 
+const READ_CHUNK_BYTES = 256 * 1024;
+
 export class DiskBlobStore implements BlobStore {
   readonly driver = "disk" as const;
   readonly root: string;
@@ -165,7 +167,9 @@ export class DiskBlobStore implements BlobStore {
   async getStream(key: string, range?: ByteRange): Promise<Readable> {
     const file = this.pathFor(key);
     // Open eagerly so a missing object is an error here, not a late stream error.
-    const stream = createReadStream(file, range ? { start: range.start, end: range.end } : {});
+    // 256 KiB reads instead of the default 64 KiB: a quarter of the syscalls and chunks
+    // through Fastify's pipe per byte, for the same bounded memory per download.
+    const stream = createReadStream(file, { highWaterMark: READ_CHUNK_BYTES, ...(range ? { start: range.start, end: range.end } : {}) });
     await new Promise<void>((resolve, reject) => {
       stream.once("open", () => resolve());
       stream.once("error", (e) => reject((e as NodeJS.ErrnoException).code === "ENOENT" ? new AppError("NOT_FOUND", "Blob not found") : e));
