@@ -14,14 +14,27 @@ import {
   DeleteEntryDocument,
   RenewAssetUploadDocument,
 } from "./generated/graphql.ts";
+import type { ByteRange } from "../src/storage/blob-store.ts";
+import { DiskBlobStore } from "../src/storage/disk/disk-blob-store.ts";
 import { buildTestApp, errorCode, eventually, type TestApp } from "./harness.ts";
 import { uploadAsset } from "./support/upload.ts";
 
 let t: TestApp;
 let w: Awaited<ReturnType<TestApp["factories"]["world"]>>;
 
+/** Whole-object reads made to verify a completion (not the sniffer's head read, not processing's). */
+const verifyingReads: string[] = [];
+class CountingDiskStore extends DiskBlobStore {
+  override async getStream(key: string, range?: ByteRange) {
+    if (!range && new Error().stack?.includes("verify")) verifyingReads.push(key);
+    return super.getStream(key, range);
+  }
+}
+
 beforeAll(async () => {
-  t = await buildTestApp();
+  t = await buildTestApp({
+    blobStore: ({ publicUrl, signingSecret, dataDir }) => new CountingDiskStore({ root: `${dataDir}/blobs`, publicUrl, signingSecret }),
+  });
   w = await t.factories.world({ quotaBytes: 1_000_000n, maxFileSizeBytes: 500_000n });
 });
 afterAll(() => t?.close());
@@ -120,7 +133,10 @@ describe("the happy path", () => {
   it("verifies a declared sha256 and the content type against the bytes that arrived", async () => {
     const bytes = randomBytes(5_000);
     const ok = await create("sha/ok.bin", bytes.length, { sha256: sha256(bytes) });
+    verifyingReads.length = 0;
     expect((await put(ok.data!.createAssetUpload.uploadRequest as Req, bytes)).status).toBe(200);
+    // Each byte hashed once: the PUT hashed the body as it streamed in, so its completion does not read the object back.
+    expect(verifyingReads).toEqual([]);
     const done = await t.gql(CompleteAssetUploadDocument, { id: ok.data!.createAssetUpload.asset.id }, w.adminToken);
     expect(done.data?.completeAssetUpload).toMatchObject({ status: "READY", sha256: sha256(bytes) });
 

@@ -74,6 +74,14 @@ export type BlobOwner = {
 /** Outcome of trying to complete one pending upload. */
 export type Completion = { state: "completed" } | { state: "missing" } | { state: "gone" };
 
+/**
+ * What a PUT that just placed an upload's object knows of its bytes: their digest, hashed
+ * as they streamed in. The completion then checks a declared sha256 against it instead of
+ * reading the whole object back (each byte hashed once). Only the PUT that placed the
+ * object may say so: placing never replaces an object (decision 42).
+ */
+export type PlacedBytes = { sha256: string };
+
 const SWEEP_BATCH = 200;
 
 async function sha256Of(stream: Readable): Promise<string> {
@@ -260,13 +268,14 @@ export function createBlobService(deps: {
    * declared type. Returns the content type to store; throws an AppError on a
    * mismatch; null when nothing has arrived yet.
    */
-  async function verify(blob: Blob): Promise<{ contentType: string } | null> {
+  /** `placed`: the digest of the object's bytes, when the caller hashed them as they were stored. */
+  async function verify(blob: Blob, placed?: PlacedBytes): Promise<{ contentType: string } | null> {
     const head = await blobStore.head(blob.key);
     if (!head) return null;
     if (BigInt(head.size) !== blob.size) {
       throw errors.uploadIncomplete(`The upload has ${head.size} bytes, ${blob.size} were declared`, { declared: Number(blob.size), received: head.size });
     }
-    if (blob.sha256 && (await sha256Of(await blobStore.getStream(blob.key))) !== blob.sha256) {
+    if (blob.sha256 && (placed?.sha256 ?? (await sha256Of(await blobStore.getStream(blob.key)))) !== blob.sha256) {
       throw errors.uploadIncomplete("The upload's sha256 differs from the declared one", { declared: blob.sha256 });
     }
     if (head.size === 0) return { contentType: blob.contentType };
@@ -279,12 +288,12 @@ export function createBlobService(deps: {
    * its owner. Idempotent and safe to race (the row lock decides). Throws
    * (after dropping the upload) when the object contradicts the declaration.
    */
-  async function completeUpload(blobId: string): Promise<Completion> {
+  async function completeUpload(blobId: string, placed?: PlacedBytes): Promise<Completion> {
     const blob = await prisma.blob.findUnique({ where: { id: blobId } });
     if (blob?.status !== "PENDING") return { state: "gone" };
     let verified: { contentType: string } | null;
     try {
-      verified = await verify(blob);
+      verified = await verify(blob, placed);
     } catch (e) {
       if (!(e instanceof AppError)) throw e;
       await dropIfStillPending(blob.id);
@@ -335,9 +344,9 @@ export function createBlobService(deps: {
   }
 
   /** For the disk store's PUT route: the bytes under `key` have arrived. */
-  async function completeByKey(key: string): Promise<void> {
+  async function completeByKey(key: string, placed: PlacedBytes): Promise<void> {
     const blob = await prisma.blob.findUnique({ where: { key }, select: { id: true } });
-    if (blob) await completeUpload(blob.id);
+    if (blob) await completeUpload(blob.id, placed);
   }
 
   /**

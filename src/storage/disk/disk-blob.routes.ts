@@ -129,8 +129,12 @@ export type DiskUploadHooks = {
    * check. True when the bytes were placed.
    */
   placeIfAwaiting(key: string, place: () => Promise<boolean>): Promise<boolean>;
-  /** Called once the bytes are stored; verifies and completes the upload (may throw an AppError). */
-  completed(key: string): Promise<void>;
+  /**
+   * Called once the bytes are stored; verifies and completes the upload (may throw an AppError).
+   * `placed.sha256` is the digest of the bytes this PUT placed, hashed as they streamed in,
+   * so the completion does not read the object back to hash it again.
+   */
+  completed(key: string, placed: { sha256: string }): Promise<void>;
 };
 
 function verifiedPut(store: DiskBlobStore, req: FastifyRequest<{ Params: { key: string } }>) {
@@ -177,7 +181,7 @@ async function accept(store: DiskBlobStore, hooks: DiskUploadHooks, req: Fastify
   } finally {
     await body.discard();
   }
-  await hooks.completed(fields.key);
+  await hooks.completed(fields.key, { sha256: meter.sha256() });
   return reply.code(200).header("ETag", `"${meter.sha256()}"`).send();
 }
 
