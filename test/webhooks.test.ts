@@ -112,6 +112,30 @@ async function deliveries(webhookId: string, token = w.adminToken) {
 const until = <T>(check: () => Promise<T | null> | T | null, timeoutMs?: number) => eventually(check, timeoutMs) as Promise<T>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+// First in this file: it needs a database where no webhook exists yet.
+describe("before the first webhook", () => {
+  const position = async () => (await t.deps.prisma.$queryRaw<{ position: bigint }[]>`SELECT position FROM webhook_dispatch_cursor`)[0]!.position;
+  const lastEvent = async () => (await t.deps.prisma.$queryRaw<{ id: bigint }[]>`SELECT coalesce(max(id), 0)::bigint AS id FROM events`)[0]!.id;
+
+  it("events run no dispatch passes; the first webhook moves the position to where it starts, and is delivered to", async () => {
+    const before = await position();
+    await upload(`${unique("nobody")}.txt`);
+    await upload(`${unique("nobody")}.txt`);
+    await t.deps.webhookDispatcher.flush();
+    // A pass would have moved the position past these events.
+    expect(await position()).toBe(before);
+    expect(await lastEvent()).toBeGreaterThan(before);
+
+    const path = `/${unique("first")}`;
+    await hook({ url: `${rx.base}${path}` });
+    expect(await position()).toBe(await lastEvent());
+    const name = `${unique("after")}.txt`;
+    await upload(name);
+    await until(() => (rx.at(path).length ? rx.at(path) : null));
+    expect(rx.at(path).map((r) => JSON.parse(r.body).payload.name)).toEqual([name]);
+  });
+});
+
 describe("delivery", () => {
   it("POSTs the event, signed as documented, and logs the delivery", async () => {
     const path = `/${unique("ok")}`;

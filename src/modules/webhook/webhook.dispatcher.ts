@@ -12,7 +12,9 @@
 //   4. moves the cursor past what it read.
 // A crash anywhere rolls all of it back and the next pass redoes it; a
 // committed pass has its deliveries and jobs. Passes start on every event the
-// process's tail sees, on a timer (the safety net), and when workers start.
+// process's tail sees, on a timer (the safety net), and when workers start;
+// while no webhook exists at all, a pass is one EXISTS read and nothing more
+// (createWebhook takes the cursor's lock, and the first one moves it forward).
 import type { PrismaClient, Tx } from "../../db/prisma.ts";
 import type { Logger } from "../../deps.ts";
 import { encodeCursor } from "../../events/event-log.ts";
@@ -112,6 +114,10 @@ export function createWebhookDispatcher(deps: {
   async function drain() {
     for (;;) {
       again = false;
+      // Without any webhook there is nothing to deliver: one cheap read instead of a locking
+      // transaction per burst of events. The cursor stays; the first createWebhook moves it.
+      const [{ any }] = await prisma.$queryRaw<[{ any: boolean }]>`SELECT EXISTS (SELECT 1 FROM webhooks) AS any`;
+      if (!any) return;
       const consumed = await prisma.$transaction((tx) => dispatchPage(tx, queue, logger));
       if (consumed < PAGE && !again) return;
     }

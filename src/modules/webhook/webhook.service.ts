@@ -65,8 +65,15 @@ export function createWebhookService(deps: { prisma: PrismaClient; targets: Webh
           limit: MAX_WEBHOOKS_PER_SPACE,
         });
       }
+      // The dispatcher's position, locked: a pass that read the webhooks before this one
+      // committed must not move past events this webhook is owed (those after `last`).
+      const [cursor] = await tx.$queryRaw<{ position: bigint }[]>`SELECT position FROM webhook_dispatch_cursor FOR UPDATE`;
       // Event ids follow commit order: every event committed after this read has a larger id.
       const [{ last }] = (await tx.$queryRaw<{ last: bigint }[]>`SELECT coalesce(max(id), 0)::bigint AS last FROM events`) as [{ last: bigint }];
+      // With no webhook anywhere the dispatcher does not run passes (nothing to deliver), so its
+      // position may lag far behind; the first webhook moves it to where it starts.
+      const anyOther = await tx.webhook.findFirst({ select: { id: true } });
+      if (!anyOther && cursor && cursor.position < last) await tx.$executeRaw`UPDATE webhook_dispatch_cursor SET position = ${last}`;
       const webhook = await tx.webhook.create({
         data: { id: newId("Webhook"), spaceId: space.id, url, events, secret, createdById: viewer.accountId, startAfterEventId: last },
       });
