@@ -230,8 +230,11 @@ describe("N+1-free nested listings", () => {
       expect(text.match(/"path":"l1-0\/l2-0\/f-0.txt"/g)?.length).toBe(1);
     }
     expect(counts[1]).toBe(counts[0]);
-    // Today: 4 for auth and the space check, 2 to resolve the path, 4-5 per level. A
-    // regression that adds per-row queries would break the equality above first.
-    expect(counts[0]).toBeLessThanOrEqual(24);
+    // Today 17: auth and the space check, the path, then per level the page, the rows and
+    // their creators (and the files' blobs). A regression that adds per-row queries would
+    // break the equality above first. Rows Pothos cannot find its field mappings for are
+    // loaded again, once per field and level (22 statements, and ~300 µs per node in
+    // bench/deep-browse.ts): the bound catches that.
+    expect(counts[0]).toBeLessThanOrEqual(17);
   });
 });

@@ -155,7 +155,12 @@ export function createListingLoader(prisma: PrismaClient): DataLoader<ListingReq
   return new DataLoader(
     async (requests) => {
       const groups = new Map<string, ListingRequest[]>();
-      for (const r of requests) groups.set(argsKey(r), [...(groups.get(argsKey(r)) ?? []), r]);
+      for (const r of requests) {
+        const key = argsKey(r);
+        const group = groups.get(key);
+        if (group) group.push(r);
+        else groups.set(key, [r]);
+      }
       const results = new Map<string, ListingRow[]>();
       await Promise.all(
         [...groups.values()].map(async (group) => {
