@@ -3,10 +3,15 @@
 // to messages in the posting transaction, download URLs for participants, the
 // unbound sweep, expired URLs, and STORAGE_NOT_CONFIGURED on a missing bucket.
 import { createHash } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { S3BlobStore } from "../src/storage/s3/s3-blob-store.ts";
 import { buildTestApp, eventually, type TestApp } from "./harness.ts";
 import { call, conversationWorld, ok } from "./support/conversations.ts";
+import * as fixtures from "./support/media-fixtures.ts";
 import { adaptClientToS3rver, startS3rver, type TestS3 } from "./support/s3rver.ts";
 
 const UPLOAD_EXPIRES = 4;
@@ -22,6 +27,7 @@ afterAll(() => t?.close());
 // A 1x1 PNG.
 const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64");
 const PDF = Buffer.from("%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n");
+const DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 const q = {
@@ -538,5 +544,63 @@ describe("Conversation.modelInput", () => {
     const outsider = await w.user();
     const hidden = await call(t.graphqlUrl, outsider.token, mi, { c: conv, f: "OPENAI_CHAT" });
     expect(hidden.data?.conversation ?? null).toBeNull();
+  });
+
+  /** Waits until processing of these attachments settled (DONE or SKIPPED). */
+  const processed = (ids: string[]) =>
+    eventually(async () => {
+      const steps = await t.deps.prisma.processingStep.findMany({ where: { blob: { attachment: { id: { in: ids } } } } });
+      return steps.length >= ids.length && steps.every((s) => s.status === "DONE" || s.status === "SKIPPED");
+    }, 30_000);
+
+  it("a large image is sent at each provider's size, made once and kept as a derived blob", async () => {
+    const { owner, agent, conv } = await setup();
+    // 3000 x 2000: over both providers' sizes (Anthropic: long edge 1568; OpenAI: fit 2048, short side 768).
+    const big = await sharp({ create: { width: 3000, height: 2000, channels: 3, background: { r: 200, g: 40, b: 90 } } })
+      .png()
+      .toBuffer();
+    const id = await uploaded(owner.token, conv, big, "poster.png");
+    await ok(t.graphqlUrl, owner.token, q.post, { c: conv, text: "describe it", a: [id] });
+    await processed([id]);
+    const blobId = (await t.deps.prisma.attachment.findUniqueOrThrow({ where: { id } })).blobId!;
+    const variants = () => t.deps.prisma.blob.findMany({ where: { sourceBlobId: blobId, role: { startsWith: "model:" } }, orderBy: { role: "asc" } });
+
+    const imageUrl = async (format: string) => {
+      const json = JSON.stringify(await modelInput(agent.token, { c: conv, f: format, v: true, d: "URL" }));
+      const url = /"(?:url|image_url)":"(http[^"]+)"/.exec(json)?.[1];
+      expect(url, json).toBeDefined();
+      return JSON.parse(`"${url}"`) as string;
+    };
+    const sizeAt = async (url: string) => {
+      const res = await fetch(url);
+      expect(res.status).toBe(200);
+      const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
+      return [meta.width, meta.height];
+    };
+    expect(await sizeAt(await imageUrl("ANTHROPIC_MESSAGES"))).toEqual([1568, 1045]);
+    expect(await sizeAt(await imageUrl("OPENAI_CHAT"))).toEqual([1152, 768]);
+    const made = await variants();
+    expect(made.map((b) => b.role)).toEqual(["model:ANTHROPIC", "model:OPENAI"]);
+    // Asked again (and through the other OpenAI format): the stored variants, nothing new made.
+    expect(await sizeAt(await imageUrl("OPENAI_RESPONSES"))).toEqual([1152, 768]);
+    expect(await sizeAt(await imageUrl("ANTHROPIC_MESSAGES"))).toEqual([1568, 1045]);
+    expect((await variants()).map((b) => b.id)).toEqual(made.map((b) => b.id));
+  });
+
+  it("a DOCX attachment is its extracted text in every format", async () => {
+    const { owner, agent, conv } = await setup();
+    const dir = await mkdtemp(path.join(os.tmpdir(), "cabinet-docx-"));
+    const docx = await readFile(await fixtures.docx(path.join(dir, "minutes.docx"), ["Minutes of the board", "The quarterly budget was approved."]));
+    await rm(dir, { recursive: true, force: true });
+    const id = await uploaded(owner.token, conv, docx, "minutes.docx", DOCX_TYPE);
+    await ok(t.graphqlUrl, owner.token, q.post, { c: conv, text: "summarize", a: [id] });
+    await processed([id]);
+    for (const format of ["OPENAI_CHAT", "OPENAI_RESPONSES", "ANTHROPIC_MESSAGES"]) {
+      const json = JSON.stringify(await modelInput(agent.token, { c: conv, f: format, v: true, d: "URL" }));
+      expect(json, format).toContain("minutes.docx");
+      expect(json, format).toContain("The quarterly budget was approved.");
+      // Text, not a file part: no provider reads DOCX natively.
+      expect(json, format).not.toMatch(/"type":"(file|input_file|document)"/);
+    }
   });
 });
