@@ -274,6 +274,9 @@ describe("expiry", () => {
     expect(before.usedBytes - (await org()).usedBytes).toBe(dueBytes);
     expect((await org()).reservedBytes).toBe(0n);
     expect(await t.deps.blobStore.head(key)).toBeNull();
+    const deleted = await t.deps.prisma.$queryRaw<{ payload: { reason: string; purged: boolean } }[]>`
+      SELECT payload FROM events WHERE subject_id = ${unbound} AND type = 'attachment.deleted'`;
+    expect(deleted.map((e) => [e.payload.reason, e.payload.purged])).toEqual([["UNBOUND", true]]);
   });
 });
 
@@ -383,6 +386,9 @@ describe("retention", () => {
     expect(after.deletedAt).not.toBeNull();
     expect(after.blobId).toBeNull();
     expect(await t.deps.blobStore.head(key)).toBeNull();
+    const sweptEvents = await t.deps.prisma.$queryRaw<{ payload: { reason: string; purged: boolean } }[]>`
+      SELECT payload FROM events WHERE subject_id = ${id} AND type = 'attachment.deleted'`;
+    expect(sweptEvents.map((e) => [e.payload.reason, e.payload.purged])).toEqual([["RETENTION", true]]);
     // Both purged; `used` was read before the second was uploaded.
     expect(used - (await org()).usedBytes).toBe(BigInt(PNG.length));
     // The message still lists it, unavailable.
@@ -407,6 +413,63 @@ describe("retention", () => {
     const g = await ok<{ deleteAttachment: string }>(t.graphqlUrl, w.adminToken, `mutation($id: ID!) { deleteAttachment(id: $id) }`, { id: second });
     expect(g.deleteAttachment).toBe(second);
     expect(await row(second)).toBeNull();
+  });
+});
+
+describe("attachment events in the log", () => {
+  /** The log's own rows about `subjectId`, in order: type and the payload fields that tell the story. */
+  const logged = async (subjectId: string) =>
+    (
+      await t.deps.prisma.$queryRaw<{ type: string; payload: Record<string, unknown> }[]>`
+        SELECT type, payload FROM events WHERE subject_id = ${subjectId} AND type LIKE 'attachment.%' ORDER BY id`
+    ).map((e) => ({ type: e.type, messageId: e.payload.messageId ?? null, reason: e.payload.reason ?? null, purged: e.payload.purged ?? null }));
+
+  it("every change is an event of the change's transaction, in order; refusals write none", async () => {
+    const { owner, conv } = await setup();
+    const id = await uploaded(owner.token, conv);
+    expect(await logged(id)).toEqual([{ type: "attachment.uploaded", messageId: null, reason: null, purged: null }]);
+
+    // Someone else's attachment in a post: refused, nothing bound, no event.
+    const other = await w.user();
+    await t.deps.prisma.roomParticipant.create({
+      data: { roomId: (await t.deps.prisma.conversation.findUniqueOrThrow({ where: { id: conv } })).roomId, accountId: other.id, role: "MEMBER" },
+    });
+    const refused = await call(t.graphqlUrl, other.token, q.post, { c: conv, text: "mine now", a: [id] });
+    expect(refused.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+    expect(await logged(id)).toHaveLength(1);
+
+    const posted = await ok<{ postMessage: { id: string } }>(t.graphqlUrl, owner.token, q.post, { c: conv, text: "here", a: [id] });
+    const at = new Date(Date.now() + 86_400_000).toISOString();
+    expect((await rest(owner.token, "PATCH", "/agent/attachments/retention", { attachmentId: id, retentionAt: at })).status).toBe(200);
+    await ok(t.graphqlUrl, w.adminToken, `mutation($id: ID!) { softDeleteAttachment(id: $id) { deletedAt } }`, { id });
+    await ok(t.graphqlUrl, w.adminToken, `mutation($id: ID!) { restoreAttachment(id: $id) { deletedAt } }`, { id });
+    expect((await rest(owner.token, "DELETE", `/agent/attachments/${id}`)).status).toBe(200);
+    const m = posted.postMessage.id;
+    expect(await logged(id)).toEqual([
+      { type: "attachment.uploaded", messageId: null, reason: null, purged: null },
+      { type: "attachment.bound", messageId: m, reason: null, purged: null },
+      { type: "attachment.retention_changed", messageId: m, reason: null, purged: null },
+      { type: "attachment.deleted", messageId: m, reason: "DELETED", purged: false },
+      { type: "attachment.restored", messageId: m, reason: null, purged: null },
+      { type: "attachment.deleted", messageId: m, reason: "DELETED", purged: true },
+    ]);
+
+    // The space's default: one event for the space, with how many were recomputed.
+    await ok(t.graphqlUrl, w.adminToken, `mutation($s: ID!) { setAttachmentRetention(input: { spaceId: $s, retentionDays: 30 }) { updated } }`, {
+      s: w.space.id,
+    });
+    await ok(t.graphqlUrl, w.adminToken, `mutation($s: ID!) { setAttachmentRetention(input: { spaceId: $s, retentionDays: null }) { updated } }`, {
+      s: w.space.id,
+    });
+    const defaults = await t.deps.prisma.$queryRaw<{ payload: { retentionDays: number | null } }[]>`
+      SELECT payload FROM events WHERE subject_id = ${w.space.id} AND type = 'attachment.retention_default_changed' ORDER BY id`;
+    expect(defaults.slice(-2).map((e) => e.payload.retentionDays)).toEqual([30, null]);
+
+    // A declared type outside the allow-list: refused before anything exists, so no event either.
+    const before = await t.deps.prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM events WHERE type LIKE 'attachment.%'`;
+    expect((await presign(owner.token, { conversationId: conv, filename: "x.exe", mimeType: "application/x-msdownload", size: 3 })).status).toBe(415);
+    const after = await t.deps.prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM events WHERE type LIKE 'attachment.%'`;
+    expect(after[0]!.n).toBe(before[0]!.n);
   });
 });
 

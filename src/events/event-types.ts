@@ -2,6 +2,7 @@
 // and its payload, and the topics the tail fans it out on. Types are
 // `noun.pastVerb`. Payloads stay small (names and ids, never file contents).
 
+import type { AttachmentEventPayloads } from "../modules/attachment/attachment.events.ts";
 import type { ConversationEventPayloads } from "../modules/conversation/conversation.events.ts";
 
 type EntryFacts = { name: string; kind: "FOLDER" | "FILE"; parentId: string | null };
@@ -25,7 +26,8 @@ export type EventPayloads = {
    * One per change of a processing step's state (modules/processing/, decision 47).
    */
   "asset.processing": ProcessingStepFacts;
-} & ConversationEventPayloads;
+} & ConversationEventPayloads &
+  AttachmentEventPayloads;
 
 /** A processing step as its `asset.processing` event carries it. */
 export type ProcessingStepFacts = {

@@ -8,7 +8,9 @@ import { assertRoomWrite, canReadRoom, loadConversationAccess } from "../../acce
 import type { Viewer } from "../../access/viewer.ts";
 import type { PrismaClient } from "../../db/prisma.ts";
 import { errors } from "../../errors.ts";
+import { recordEvent, transactionWithEvents } from "../../events/event-log.ts";
 import type { Prisma } from "../../generated/prisma/client.ts";
+import { recordAttachmentDeleted, recordAttachmentEvent } from "./attachment.events.ts";
 import type { AttachmentService } from "./attachment.service.ts";
 
 export type AttachmentAdminService = ReturnType<typeof createAttachmentAdminService>;
@@ -85,7 +87,10 @@ export function createAttachmentAdminService(deps: { prisma: PrismaClient; attac
     if (input.attachmentId) {
       if (input.retentionDays !== undefined && input.retentionDays !== null) throw errors.badInput("retentionDays goes with spaceId");
       const a = await requireOwnerOrManager(viewer, input.attachmentId);
-      await prisma.attachment.update({ where: { id: a.id }, data: { retentionAt: input.retentionAt ?? null, retentionOverride: true } });
+      await transactionWithEvents(prisma, async (tx) => {
+        const changed = await tx.attachment.update({ where: { id: a.id }, data: { retentionAt: input.retentionAt ?? null, retentionOverride: true } });
+        recordAttachmentEvent(tx, "attachment.retention_changed", changed);
+      });
       return { spaceId: a.spaceId, retentionDays: (await policyOf(a.spaceId))?.retentionDays ?? null, attachmentId: a.id, updated: 1 };
     }
     if (input.retentionAt !== undefined && input.retentionAt !== null) throw errors.badInput("retentionAt goes with attachmentId");
@@ -94,7 +99,7 @@ export function createAttachmentAdminService(deps: { prisma: PrismaClient; attac
       throw errors.badInput(`retentionDays must be 1 to ${RETENTION_DAYS_MAX}, or null to keep attachments`);
     }
     const space = await requireAttachmentManager(prisma, viewer, input.spaceId!);
-    const updated = await prisma.$transaction(async (tx) => {
+    const updated = await transactionWithEvents(prisma, async (tx) => {
       if (days === null) await tx.attachmentRetentionPolicy.deleteMany({ where: { spaceId: space.id } });
       else
         await tx.attachmentRetentionPolicy.upsert({
@@ -102,10 +107,18 @@ export function createAttachmentAdminService(deps: { prisma: PrismaClient; attac
           create: { spaceId: space.id, retentionDays: days },
           update: { retentionDays: days, updatedAt: new Date() },
         });
-      return tx.$executeRaw`
+      const recomputed = await tx.$executeRaw`
         UPDATE attachments
            SET retention_at = CASE WHEN ${days}::int IS NULL THEN NULL ELSE created_at + make_interval(days => ${days}::int) END
          WHERE space_id = ${space.id} AND NOT retention_override AND blob_id IS NOT NULL`;
+      // One event for the space, not one per recomputed attachment (a space may hold millions).
+      recordEvent(tx, {
+        type: "attachment.retention_default_changed",
+        spaceId: space.id,
+        subjectId: space.id,
+        payload: { retentionDays: days, updated: recomputed },
+      });
+      return recomputed;
     });
     return { spaceId: space.id, retentionDays: days, attachmentId: null, updated };
   }
@@ -127,14 +140,22 @@ export function createAttachmentAdminService(deps: { prisma: PrismaClient; attac
   /** Soft delete: never handed out again; restorable until the sweep purges the bytes (ATTACHMENT_RESTORE_DAYS). */
   async function softDeleteAttachment(viewer: Viewer, attachmentId: string) {
     const a = await requireManaged(viewer, attachmentId);
-    await prisma.attachment.updateMany({ where: { id: a.id, deletedAt: null }, data: { deletedAt: new Date() } });
+    await transactionWithEvents(prisma, async (tx) => {
+      const [deleted] = await tx.attachment.updateManyAndReturn({ where: { id: a.id, deletedAt: null }, data: { deletedAt: new Date() } });
+      if (deleted) recordAttachmentDeleted(tx, deleted, "DELETED", false);
+    });
     return prisma.attachment.findUniqueOrThrow({ where: { id: a.id }, include: { blob: true } });
   }
 
   async function restoreAttachment(viewer: Viewer, attachmentId: string) {
     const a = await requireManaged(viewer, attachmentId);
-    const restored = await prisma.attachment.updateMany({ where: { id: a.id, blobId: { not: null } }, data: { deletedAt: null } });
-    if (restored.count === 0) throw errors.badInput("The attachment's bytes were purged; it cannot be restored", { reason: "ATTACHMENT_PURGED" });
+    const restored = await transactionWithEvents(prisma, async (tx) => {
+      const wasDeleted = await tx.attachment.count({ where: { id: a.id, deletedAt: { not: null } } });
+      const [row] = await tx.attachment.updateManyAndReturn({ where: { id: a.id, blobId: { not: null } }, data: { deletedAt: null } });
+      if (row && wasDeleted) recordAttachmentEvent(tx, "attachment.restored", row);
+      return row;
+    });
+    if (!restored) throw errors.badInput("The attachment's bytes were purged; it cannot be restored", { reason: "ATTACHMENT_PURGED" });
     return prisma.attachment.findUniqueOrThrow({ where: { id: a.id }, include: { blob: true } });
   }
 

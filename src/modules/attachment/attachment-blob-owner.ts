@@ -4,6 +4,7 @@
 // bytes were found to have, unless that type is outside the allow-list: then
 // the lifecycle drops the upload and nothing is kept.
 import type { BlobOwner } from "../blob/blob.service.ts";
+import { recordAttachmentEvent } from "./attachment.events.ts";
 
 export function createAttachmentBlobOwner(options: { allowed: (mimeType: string) => boolean }): BlobOwner {
   return {
@@ -17,7 +18,8 @@ export function createAttachmentBlobOwner(options: { allowed: (mimeType: string)
       // The lifecycle marked the row READY with the verified type before calling us.
       const verified = await tx.blob.findUniqueOrThrow({ where: { id: blob.id }, select: { contentType: true } });
       if (!options.allowed(verified.contentType)) return null;
-      await tx.attachment.update({ where: { id: attachment.id }, data: { mimeType: verified.contentType } });
+      const uploaded = await tx.attachment.update({ where: { id: attachment.id }, data: { mimeType: verified.contentType } });
+      recordAttachmentEvent(tx, "attachment.uploaded", uploaded);
       return { replaced: null };
     },
 

@@ -13,6 +13,9 @@ import { newId } from "../../ids.ts";
 import { decideContentType, downloadDisposition } from "../../ingest/content-type.ts";
 import { type BlobStore, presignLifetime, type PresignLimits } from "../../storage/blob-store.ts";
 import type { BlobService } from "../blob/blob.service.ts";
+import { recordAttachmentDeleted, recordAttachmentEvent } from "./attachment.events.ts";
+
+type AttachmentRow = Pick<Attachment, "id" | "spaceId" | "conversationId" | "messageId" | "uploaderId" | "filename" | "mimeType" | "size" | "retentionAt">;
 
 export type AttachmentService = ReturnType<typeof createAttachmentService>;
 
@@ -159,14 +162,15 @@ export function createAttachmentService(deps: {
   async function bindAttachments(tx: Tx, input: { accountId: string; conversationId: string; messageId: string; attachmentIds: readonly string[] }) {
     const ids = [...new Set(input.attachmentIds)];
     if (ids.length !== input.attachmentIds.length) throw errors.badInput("attachmentIds lists an attachment twice", { reason: "ATTACHMENT_NOT_BINDABLE" });
-    const bound = await tx.$queryRaw<{ id: string }[]>`
+    const bound = await tx.$queryRaw<AttachmentRow[]>`
       UPDATE attachments a SET message_id = ${input.messageId}
         FROM blobs b
        WHERE a.id = ANY(${ids}::text[]) AND b.id = a.blob_id AND b.status = 'READY'
          AND a.conversation_id = ${input.conversationId} AND a.uploader_id = ${input.accountId}
          AND a.message_id IS NULL AND a.deleted_at IS NULL
          AND (a.retention_at IS NULL OR a.retention_at > now())
-      RETURNING a.id`;
+      RETURNING a.id, a.space_id AS "spaceId", a.conversation_id AS "conversationId", a.message_id AS "messageId", a.uploader_id AS "uploaderId",
+                a.filename, a.mime_type AS "mimeType", a.size, a.retention_at AS "retentionAt"`;
     if (bound.length !== ids.length) {
       const got = new Set(bound.map((b) => b.id));
       const refused = ids.filter((id) => !got.has(id));
@@ -175,6 +179,7 @@ export function createAttachmentService(deps: {
         attachmentIds: refused,
       });
     }
+    for (const row of bound) recordAttachmentEvent(tx, "attachment.bound", row);
   }
 
   /** A presigned download URL, or null when the attachment is not available (deleted, past retention, not uploaded). */
@@ -245,6 +250,7 @@ export function createAttachmentService(deps: {
     return blobs.transaction(async (tx) => {
       const row = await lockRow(tx, id);
       if (!row || (options.onlyUnbound && row.messageId)) return false;
+      recordAttachmentDeleted(tx, await tx.attachment.findUniqueOrThrow({ where: { id } }), options.onlyUnbound ? "UNBOUND" : "DELETED", true);
       if (await releaseBytes(tx, row.blobId)) await tx.attachment.delete({ where: { id } });
       return true;
     });
@@ -269,7 +275,10 @@ export function createAttachmentService(deps: {
         if (!row?.blobId) return;
         const expired = row.retentionAt !== null && row.retentionAt.getTime() <= now.getTime();
         if (!expired && !(row.deletedAt && row.deletedAt.getTime() <= restoreBefore.getTime())) return;
-        if (await releaseBytes(tx, row.blobId)) await tx.attachment.update({ where: { id }, data: { blobId: null, deletedAt: row.deletedAt ?? now } });
+        if (await releaseBytes(tx, row.blobId)) {
+          const swept = await tx.attachment.update({ where: { id }, data: { blobId: null, deletedAt: row.deletedAt ?? now } });
+          recordAttachmentDeleted(tx, swept, expired ? "RETENTION" : "RESTORE_WINDOW", true);
+        }
         purged++;
       });
     }

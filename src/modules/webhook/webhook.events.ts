@@ -24,6 +24,13 @@ const DELIVERABLE = {
   "room.participant_joined": true,
   "room.participant_updated": true,
   "room.participant_left": true,
+  // Attachments: what an operator's compliance tooling follows (decision 62).
+  "attachment.uploaded": true,
+  "attachment.bound": true,
+  "attachment.retention_changed": true,
+  "attachment.retention_default_changed": true,
+  "attachment.deleted": true,
+  "attachment.restored": true,
   // Per token of a streaming answer, and per progress tick of a processing step: a delivery
   // (a job and a POST) each would flood receivers; follow them live through subscriptions.
   // message_completed and the entry events carry the outcome.
