@@ -147,6 +147,63 @@ describe("the seed's SDK flow", () => {
   });
 });
 
+describe("REST presign without a size", () => {
+  const blobRows = (id: string) => t.deps.prisma.blob.count({ where: { attachment: { id } } });
+  const limits = (data: { maxFileSizeBytes?: bigint; quotaBytes?: bigint }) => t.deps.prisma.organization.update({ where: { id: w.org.id }, data });
+
+  it("the URL takes any body up to the max file size, and the real size is billed on completion", async () => {
+    const { owner, conv } = await setup();
+    const before = await org();
+    const p = await presign(owner.token, { conversationId: conv, filename: "notes.txt", mimeType: "text/plain" });
+    expect(p.status).toBe(200);
+    expect(Object.keys(p.json.headers).map((h) => h.toLowerCase())).not.toContain("content-length");
+    // Nothing is reserved for it.
+    expect((await org()).reservedBytes).toBe(before.reservedBytes);
+    const body = Buffer.from("x".repeat(5_000));
+    expect((await put(p.json, body)).status).toBe(200);
+    const a = await t.deps.prisma.attachment.findUniqueOrThrow({ where: { id: p.json.attachmentId }, include: { blob: true } });
+    expect([a.size, a.blob!.size, a.blob!.status]).toEqual([5_000n, 5_000n, "READY"]);
+    expect((await org()).usedBytes - before.usedBytes).toBe(5_000n);
+  });
+
+  it("a body over the max file size is refused as it streams (413), and nothing is stored", async () => {
+    const { owner, conv } = await setup();
+    const saved = await org();
+    await limits({ maxFileSizeBytes: 2_000n });
+    try {
+      const p = await presign(owner.token, { conversationId: conv, filename: "big.txt", mimeType: "text/plain" });
+      const res = await put(p.json, Buffer.from("y".repeat(3_000)));
+      expect(res.status).toBe(413);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("LIMITS_REACHED");
+      const a = await t.deps.prisma.attachment.findUniqueOrThrow({ where: { id: p.json.attachmentId }, include: { blob: true } });
+      // Still waiting for bytes (a retry may send fewer); nothing under its key.
+      expect(a.blob!.status).toBe("PENDING");
+      expect(await t.deps.blobStore.head(a.blob!.key)).toBeNull();
+      expect((await org()).usedBytes).toBe(saved.usedBytes);
+    } finally {
+      await limits({ maxFileSizeBytes: saved.maxFileSizeBytes });
+    }
+  });
+
+  it("bytes that do not fit the quota on completion: LIMITS_REACHED, the upload dropped, usage unchanged", async () => {
+    const { owner, conv } = await setup();
+    const saved = await org();
+    await limits({ quotaBytes: saved.usedBytes + saved.reservedBytes + 100n });
+    try {
+      const p = await presign(owner.token, { conversationId: conv, filename: "fat.txt", mimeType: "text/plain" });
+      const res = await put(p.json, Buffer.from("z".repeat(500)));
+      expect(res.status).toBe(413);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("LIMITS_REACHED");
+      expect(await t.deps.prisma.attachment.findUnique({ where: { id: p.json.attachmentId } })).toBeNull();
+      expect(await blobRows(p.json.attachmentId)).toBe(0);
+      const now = await org();
+      expect([now.usedBytes, now.reservedBytes]).toEqual([saved.usedBytes, saved.reservedBytes]);
+    } finally {
+      await limits({ quotaBytes: saved.quotaBytes });
+    }
+  });
+});
+
 describe("refusals leave nothing behind", () => {
   const counts = async () => ({
     attachments: await t.deps.prisma.attachment.count(),

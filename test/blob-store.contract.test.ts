@@ -355,6 +355,16 @@ describe.each(drivers)("BlobStore contract: $name", (driver) => {
       expect(sha256(await readAll(await store.getStream(key)))).toBe(sha256(body));
     });
 
+    it("of unknown size (maxSize): a PUT of any body up to it stores it, with no Content-Length signed", async () => {
+      const key = newKey();
+      const body = randomBytes(3_000);
+      const upload = await store.presignPut(key, { expiresInSeconds: 60, contentType: "application/pdf", maxSize: 10_000 });
+      expect(upload.headers).toEqual({ "Content-Type": "application/pdf", ...driver.conditionalPutHeaders });
+      const res = await fetch(upload.url, { method: "PUT", headers: upload.headers, body });
+      expect(res.status).toBe(200);
+      expect((await store.head(key))?.size).toBe(body.length);
+    });
+
     it("a PUT with another Content-Type than signed gets 403 and stores nothing", async () => {
       const key = newKey();
       const body = randomBytes(1024);

@@ -33,15 +33,22 @@ export type PresignGetOptions = {
 export type PresignPutOptions = {
   expiresInSeconds: number;
   contentType: string;
-  size: number;
+} & (
+  | { size: number; maxSize?: undefined }
   /**
-   * Hex SHA-256 of the exact body. When given, the URL only accepts a PUT that
-   * sends it (base64) in the CHECKSUM_SHA256_HEADER header, and the store
-   * refuses a body with another digest (S3 checks it itself; the disk route
-   * hashes the body).
+   * The size is not known yet: the URL takes a body of up to `maxSize` bytes (the disk
+   * route enforces it; S3 cannot bound a presigned PUT, so the completion does).
    */
-  sha256?: string;
-};
+  | { maxSize: number; size?: undefined }
+) & {
+    /**
+     * Hex SHA-256 of the exact body. When given, the URL only accepts a PUT that
+     * sends it (base64) in the CHECKSUM_SHA256_HEADER header, and the store
+     * refuses a body with another digest (S3 checks it itself; the disk route
+     * hashes the body).
+     */
+    sha256?: string;
+  };
 
 /** S3's name for the header; the disk driver's PUT route uses the same one. */
 export const CHECKSUM_SHA256_HEADER = "x-amz-checksum-sha256";

@@ -16,9 +16,10 @@ export function createAttachmentBlobOwner(options: { allowed: (mimeType: string)
       const attachment = await tx.attachment.findUnique({ where: { blobId: blob.id } });
       if (!attachment || attachment.deletedAt) return null;
       // The lifecycle marked the row READY with the verified type before calling us.
-      const verified = await tx.blob.findUniqueOrThrow({ where: { id: blob.id }, select: { contentType: true } });
+      const verified = await tx.blob.findUniqueOrThrow({ where: { id: blob.id }, select: { contentType: true, size: true } });
       if (!options.allowed(verified.contentType)) return null;
-      const uploaded = await tx.attachment.update({ where: { id: attachment.id }, data: { mimeType: verified.contentType } });
+      // The size too: an upload of unknown size learns it now.
+      const uploaded = await tx.attachment.update({ where: { id: attachment.id }, data: { mimeType: verified.contentType, size: verified.size } });
       recordAttachmentEvent(tx, "attachment.uploaded", uploaded);
       return { replaced: null };
     },

@@ -9,13 +9,18 @@ const tags = ["attachments"];
 
 const PRESIGNED_BODY = {
   type: "object",
-  required: ["filename", "mimeType", "conversationId", "size"],
+  required: ["filename", "mimeType", "conversationId"],
   additionalProperties: false,
   properties: {
     conversationId: { type: "string", description: "The conversation (cnv_…); you must be a participant with conversations:write" },
     filename: { type: "string", maxLength: 255 },
     mimeType: { type: "string", description: "Must be in ATTACHMENT_MIME_TYPES" },
-    size: { type: "integer", minimum: 0, description: "Exact byte length; the URL is bound to it" },
+    size: {
+      type: "integer",
+      minimum: 0,
+      description:
+        "Exact byte length; the URL is bound to it. Optional: without it the URL takes up to the organization's max file size, and the real size is billed on completion",
+    },
     sha256: { type: "string", description: "Hex sha256; the store then refuses other bytes" },
   },
 } as const;
@@ -195,7 +200,7 @@ export async function registerAttachmentRoutes(
     async (req) => attachmentAdmin.deleteAttachment(viewerOf(req), req.params.attachmentId),
   );
 
-  api.post<{ Body: { conversationId: string; filename: string; mimeType: string; size: number; sha256?: string } }>(
+  api.post<{ Body: { conversationId: string; filename: string; mimeType: string; size?: number; sha256?: string } }>(
     "/agent/attachments/presigned",
     {
       schema: {

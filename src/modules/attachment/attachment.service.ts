@@ -33,7 +33,8 @@ export type CreateAttachmentUploadInput = {
   conversationId: string;
   filename: string;
   mimeType: string;
-  size: number;
+  /** Absent (REST only): the URL takes up to the organization's max file size; the real size is billed on completion. */
+  size?: number | null;
   sha256?: string | null;
 };
 
@@ -64,8 +65,10 @@ export function createAttachmentService(deps: {
     if (!filename || filename.length > FILENAME_MAX_CHARS || /[\u0000-\u001f/\\]/.test(filename)) {
       throw errors.badInput(`filename must be 1 to ${FILENAME_MAX_CHARS} characters without control characters or slashes`);
     }
-    if (!Number.isSafeInteger(input.size) || input.size < 0) throw errors.badInput("size must be a non-negative integer");
-    if (BigInt(input.size) > maxFileSize) throw errors.fileTooLarge(maxFileSize);
+    if (input.size !== undefined && input.size !== null) {
+      if (!Number.isSafeInteger(input.size) || input.size < 0) throw errors.badInput("size must be a non-negative integer");
+      if (BigInt(input.size) > maxFileSize) throw errors.fileTooLarge(maxFileSize);
+    }
     const sha256 = input.sha256?.toLowerCase() ?? null;
     if (sha256 !== null && !/^[0-9a-f]{64}$/.test(sha256)) throw errors.badInput("sha256 must be 64 hexadecimal digits");
     return { filename, sha256 };
@@ -95,10 +98,18 @@ export function createAttachmentService(deps: {
     const policy = await prisma.attachmentRetentionPolicy.findUnique({ where: { spaceId: access.space.id } });
     const createdAt = new Date();
     const { attachment, blob } = await blobs.transaction(async (tx) => {
+      const declared = input.size !== undefined && input.size !== null;
       const blob = await blobs.reserve(
         tx,
         { organizationId: access.space.organizationId, spaceId: access.space.id, ownerKind: "ATTACHMENT" },
-        { size: BigInt(input.size), contentType: mimeType, sha256, metadata: {}, expiresInSeconds },
+        {
+          size: BigInt(input.size ?? 0),
+          ...(declared ? {} : { maxSize: org.maxFileSizeBytes }),
+          contentType: mimeType,
+          sha256,
+          metadata: {},
+          expiresInSeconds,
+        },
       );
       const attachment = await tx.attachment.create({
         data: {
@@ -108,7 +119,8 @@ export function createAttachmentService(deps: {
           uploaderId: viewer.accountId,
           filename,
           mimeType,
-          size: BigInt(input.size),
+          // Of unknown size: 0 until the completion records the real size.
+          size: BigInt(input.size ?? 0),
           blobId: blob.id,
           createdAt,
           retentionAt: policy ? new Date(createdAt.getTime() + policy.retentionDays * DAY_MS) : null,

@@ -210,9 +210,10 @@ export function createBlobService(deps: {
   async function reserve(
     tx: Tx,
     scope: BlobScope & { ownerKind: BlobOwnerKind },
-    upload: { size: bigint; contentType: string; sha256: string | null; metadata: object; expiresInSeconds: number },
+    upload: { size: bigint; contentType: string; sha256: string | null; metadata: object; expiresInSeconds: number; maxSize?: bigint },
   ): Promise<Blob> {
-    await reserveQuota(tx, scope.organizationId, upload.size);
+    // An upload of unknown size (maxSize) reserves nothing: its real size is billed on completion.
+    if (upload.maxSize === undefined) await reserveQuota(tx, scope.organizationId, upload.size);
     return tx.blob.create({
       data: {
         id: newId("Blob"),
@@ -221,7 +222,8 @@ export function createBlobService(deps: {
         ownerKind: scope.ownerKind,
         key: newBlobKey(),
         status: "PENDING",
-        size: upload.size,
+        size: upload.maxSize === undefined ? upload.size : 0n,
+        maxSize: upload.maxSize ?? null,
         contentType: upload.contentType,
         sha256: upload.sha256,
         metadata: upload.metadata as never,
@@ -231,11 +233,11 @@ export function createBlobService(deps: {
   }
 
   /** The presigned PUT for a pending blob, bound to its type, length and (when declared) sha256. */
-  function presignUpload(blob: Pick<Blob, "key" | "contentType" | "size" | "sha256">, expiresInSeconds: number): Promise<UploadRequest> {
+  function presignUpload(blob: Pick<Blob, "key" | "contentType" | "size" | "sha256" | "maxSize">, expiresInSeconds: number): Promise<UploadRequest> {
     return blobStore.presignPut(blob.key, {
       expiresInSeconds,
       contentType: blob.contentType,
-      size: Number(blob.size),
+      ...(blob.maxSize === null ? { size: Number(blob.size) } : { maxSize: Number(blob.maxSize) }),
       ...(blob.sha256 ? { sha256: blob.sha256 } : {}),
     });
   }
@@ -269,18 +271,22 @@ export function createBlobService(deps: {
    * mismatch; null when nothing has arrived yet.
    */
   /** `placed`: the digest of the object's bytes, when the caller hashed them as they were stored. */
-  async function verify(blob: Blob, placed?: PlacedBytes): Promise<{ contentType: string } | null> {
+  async function verify(blob: Blob, placed?: PlacedBytes): Promise<{ contentType: string; size: bigint } | null> {
     const head = await blobStore.head(blob.key);
     if (!head) return null;
-    if (BigInt(head.size) !== blob.size) {
+    if (blob.maxSize !== null) {
+      // Of unknown size: S3 could not bound the PUT, so the limit is checked here.
+      if (BigInt(head.size) > blob.maxSize) throw errors.fileTooLarge(blob.maxSize);
+    } else if (BigInt(head.size) !== blob.size) {
       throw errors.uploadIncomplete(`The upload has ${head.size} bytes, ${blob.size} were declared`, { declared: Number(blob.size), received: head.size });
     }
     if (blob.sha256 && (placed?.sha256 ?? (await sha256Of(await blobStore.getStream(blob.key)))) !== blob.sha256) {
       throw errors.uploadIncomplete("The upload's sha256 differs from the declared one", { declared: blob.sha256 });
     }
-    if (head.size === 0) return { contentType: blob.contentType };
+    const size = BigInt(head.size);
+    if (head.size === 0) return { contentType: blob.contentType, size };
     const first = await readHead(await blobStore.getStream(blob.key, { start: 0, end: Math.min(head.size, SNIFF_BYTES) - 1 }), SNIFF_BYTES);
-    return { contentType: decideContentType(blob.contentType, await sniffContentType(first)).contentType };
+    return { contentType: decideContentType(blob.contentType, await sniffContentType(first)).contentType, size };
   }
 
   /**
@@ -291,7 +297,7 @@ export function createBlobService(deps: {
   async function completeUpload(blobId: string, placed?: PlacedBytes): Promise<Completion> {
     const blob = await prisma.blob.findUnique({ where: { id: blobId } });
     if (blob?.status !== "PENDING") return { state: "gone" };
-    let verified: { contentType: string } | null;
+    let verified: { contentType: string; size: bigint } | null;
     try {
       verified = await verify(blob, placed);
     } catch (e) {
@@ -302,25 +308,33 @@ export function createBlobService(deps: {
     if (!verified) return { state: "missing" };
 
     const owner = ownerOf(blob.ownerKind);
-    const outcome = await transaction(async (tx) => {
-      await owner.lock(tx, blob);
-      const [locked] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM blobs WHERE id = ${blob.id} AND status = 'PENDING' FOR UPDATE`;
-      if (!locked) return null;
-      // Read again under the lock: the owner's link is what it is now, not when we started.
-      const pending = await tx.blob.findUniqueOrThrow({ where: { id: blob.id } });
-      await tx.blob.update({
-        where: { id: blob.id },
-        data: { status: "READY", contentType: verified.contentType, uploadEntryId: null, uploadExpiresAt: null },
+    // Declared: the reservation becomes usage. Of unknown size: the real size is billed now, within the quota.
+    const unknownSize = blob.maxSize !== null;
+    const ready = { status: "READY" as const, contentType: verified.contentType, size: verified.size, uploadEntryId: null, uploadExpiresAt: null };
+    let outcome: Awaited<ReturnType<BlobOwner["attach"]>>;
+    try {
+      outcome = await transaction(async (tx) => {
+        await owner.lock(tx, blob);
+        const [locked] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM blobs WHERE id = ${blob.id} AND status = 'PENDING' FOR UPDATE`;
+        if (!locked) return null;
+        // Read again under the lock: the owner's link is what it is now, not when we started.
+        const pending = await tx.blob.findUniqueOrThrow({ where: { id: blob.id } });
+        await tx.blob.update({ where: { id: blob.id }, data: ready });
+        // The pending row as it was (its uploadEntryId names the owner), with the size now known.
+        const attached = await owner.attach(tx, { ...pending, size: verified.size });
+        if (!attached) {
+          await drop(tx, pending);
+          return null;
+        }
+        await settle(tx, blob, verified.size, attached.replaced, unknownSize ? null : blob.size);
+        await deps.onReady?.(tx, { ...pending, ...ready });
+        return attached;
       });
-      const attached = await owner.attach(tx, pending);
-      if (!attached) {
-        await drop(tx, pending);
-        return null;
-      }
-      await settle(tx, blob, blob.size, attached.replaced, blob.size);
-      await deps.onReady?.(tx, { ...pending, status: "READY", contentType: verified.contentType, uploadEntryId: null, uploadExpiresAt: null });
-      return attached;
-    });
+    } catch (e) {
+      // Bytes that do not fit the quota are not kept: the upload is dropped (nothing was reserved).
+      if (unknownSize && e instanceof AppError && e.code === "LIMITS_REACHED") await dropIfStillPending(blob.id);
+      throw e;
+    }
     return outcome ? { state: "completed" } : { state: "gone" };
   }
 

@@ -212,13 +212,15 @@ export class DiskBlobStore implements BlobStore {
     const checksum = options.sha256 === undefined ? undefined : checksumSha256HeaderValue(options.sha256);
     const sha256 = options.sha256?.toLowerCase();
     const expires = Math.floor(Date.now() / 1000) + options.expiresInSeconds;
-    const fields: SignedFields = { method: "PUT", key, expires, contentType: options.contentType, contentLength: options.size, sha256 };
+    const length = options.size === undefined ? { maxLength: options.maxSize } : { contentLength: options.size };
+    const fields: SignedFields = { method: "PUT", key, expires, contentType: options.contentType, ...length, sha256 };
     const url = this.url(fields, {
       [Q.uploadType]: options.contentType,
-      [Q.uploadLength]: String(options.size),
+      ...(options.size === undefined ? { [Q.uploadMaxLength]: String(options.maxSize) } : { [Q.uploadLength]: String(options.size) }),
       ...(sha256 ? { [Q.uploadSha256]: sha256 } : {}),
     });
-    const headers: Record<string, string> = { "Content-Type": options.contentType, "Content-Length": String(options.size) };
+    const headers: Record<string, string> = { "Content-Type": options.contentType };
+    if (options.size !== undefined) headers["Content-Length"] = String(options.size);
     if (checksum) headers[CHECKSUM_SHA256_HEADER] = checksum;
     return { method: "PUT", url, headers, expiresAt: new Date(expires * 1000) };
   }

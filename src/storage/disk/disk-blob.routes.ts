@@ -142,17 +142,21 @@ function verifiedPut(store: DiskBlobStore, req: FastifyRequest<{ Params: { key: 
   const key = req.params.key;
   const signature = query[Q.signature];
   const expires = Number(query[Q.expires]);
-  const contentLength = Number(query[Q.uploadLength]);
-  if (!signature || !Number.isInteger(expires) || !isValidKey(key) || !Number.isSafeInteger(contentLength)) {
+  // Either the exact length, or (an upload of unknown size) the most it may send.
+  const maxLength = query[Q.uploadMaxLength] === undefined ? undefined : Number(query[Q.uploadMaxLength]);
+  const contentLength = maxLength === undefined ? Number(query[Q.uploadLength]) : undefined;
+  const length = maxLength ?? contentLength;
+  if (!signature || !Number.isInteger(expires) || !isValidKey(key) || !Number.isSafeInteger(length)) {
     throw denied("Request signature is missing or malformed");
   }
   const sha256 = query[Q.uploadSha256];
-  const fields = { method: "PUT" as const, key, expires, contentType: query[Q.uploadType], contentLength, sha256 };
+  const fields = { method: "PUT" as const, key, expires, contentType: query[Q.uploadType], contentLength, maxLength, sha256 };
   if (query[Q.method] !== "PUT" || !verify(store.signingSecret, fields, signature)) throw denied("Request signature does not match");
   if (expires * 1000 < Date.now()) throw denied("Request has expired");
   // The signed headers must be sent as signed, as S3 requires.
   if ((req.headers["content-type"] ?? "") !== fields.contentType) throw denied("Content-Type differs from the signed one");
-  if (req.headers["content-length"] !== String(contentLength)) throw denied("Content-Length differs from the signed one");
+  if (contentLength !== undefined && req.headers["content-length"] !== String(contentLength)) throw denied("Content-Length differs from the signed one");
+  if (maxLength !== undefined && Number(req.headers["content-length"] ?? 0) > maxLength) throw errors.fileTooLarge(BigInt(maxLength));
   if (sha256 && req.headers[CHECKSUM_SHA256_HEADER] !== checksumSha256HeaderValue(sha256)) {
     throw denied(`${CHECKSUM_SHA256_HEADER} differs from the signed one`);
   }
@@ -163,15 +167,21 @@ async function accept(store: DiskBlobStore, hooks: DiskUploadHooks, req: Fastify
   const fields = verifiedPut(store, req);
   // An early refusal before any byte is read; placing checks again, under the row lock.
   if (!(await hooks.isAwaitingBytes(fields.key))) throw denied("This upload is not waiting for bytes");
-  // Content-Length is enforced by Node's parser; the meter is a second guard.
-  const meter = new MeteredStream(fields.contentLength, () => new AppError("BAD_USER_INPUT", "The body is longer than the signed Content-Length"));
+  // Content-Length is enforced by Node's parser; the meter is a second guard, and the only
+  // one for a chunked body of unknown size.
+  const meter =
+    fields.maxLength === undefined
+      ? new MeteredStream(fields.contentLength!, () => new AppError("BAD_USER_INPUT", "The body is longer than the signed Content-Length"))
+      : new MeteredStream(fields.maxLength, (max) => errors.fileTooLarge(BigInt(max)));
   meter.on("error", () => req.raw.unpipe(meter));
   // pipe() does not pass errors on: a client that goes away mid-body must fail the write.
   req.raw.on("error", (e) => meter.destroy(e));
   const body = await store.writeTemporary(fields.key, req.raw.pipe(meter));
   // A refused body only ever removes its own temporary file, never what is under the key.
   try {
-    if (meter.bytes !== fields.contentLength) throw new AppError("BAD_USER_INPUT", "The body is shorter than the signed Content-Length");
+    if (fields.contentLength !== undefined && meter.bytes !== fields.contentLength) {
+      throw new AppError("BAD_USER_INPUT", "The body is shorter than the signed Content-Length");
+    }
     // Like S3's BadDigest: the body is refused and the upload stays open for a retry.
     if (fields.sha256 && meter.sha256() !== fields.sha256.toLowerCase()) {
       throw new AppError("BAD_USER_INPUT", "The body's sha256 differs from the signed checksum", { expected: fields.sha256, received: meter.sha256() });

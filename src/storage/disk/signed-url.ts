@@ -18,6 +18,8 @@ export type SignedFields = {
    * header (blob-store.ts CHECKSUM_SHA256_HEADER); the route checks both.
    */
   sha256?: string;
+  /** An upload of unknown size: the most bytes the PUT may send (instead of contentLength). */
+  maxLength?: number;
 };
 
 // Query parameter names, shared by signer and verifier.
@@ -29,6 +31,7 @@ export const Q = {
   uploadType: "X-Cabinet-Content-Type",
   uploadLength: "X-Cabinet-Content-Length",
   uploadSha256: "X-Cabinet-Checksum-Sha256",
+  uploadMaxLength: "X-Cabinet-Max-Length",
   signature: "X-Cabinet-Signature",
 } as const;
 
@@ -36,7 +39,9 @@ function canonical(f: SignedFields): string {
   const base = [f.method, f.key, f.expires, f.disposition ?? "", f.contentType ?? "", f.contentLength ?? ""].join("\n");
   // Appended only when present, so URLs signed before the field existed stay valid.
   // The field before it is a number (no "\n"), so no other field can be shifted into it.
-  return f.sha256 ? `${base}\n${f.sha256.toLowerCase()}` : base;
+  const withSha = f.sha256 ? `${base}\n${f.sha256.toLowerCase()}` : base;
+  // Tagged, so a max length can never be read as a digest or the other way round.
+  return f.maxLength === undefined ? withSha : `${withSha}\nmax:${f.maxLength}`;
 }
 
 export function sign(secret: string, fields: SignedFields): string {

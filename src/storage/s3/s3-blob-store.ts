@@ -397,9 +397,11 @@ export class S3BlobStore implements BlobStore {
    * Stores without conditional writes may ignore it (decision 30).
    */
   async presignPut(key: string, options: PresignPutOptions): Promise<UploadRequest> {
+    // Without a declared size nothing bounds the PUT (S3 signs no maximum length for a PUT);
+    // the completion refuses an object over the limit and drops it.
     const headers: Record<string, string> = {
       "Content-Type": options.contentType,
-      "Content-Length": String(options.size),
+      ...(options.size === undefined ? {} : { "Content-Length": String(options.size) }),
       [IF_NONE_MATCH]: "*",
     };
     if (options.sha256 !== undefined) headers[CHECKSUM_SHA256_HEADER] = checksumSha256HeaderValue(options.sha256);
