@@ -3,7 +3,7 @@
 // type, and implements its AttachmentSource with the blob store: presigned URLs
 // of the original (when the provider can take it as is) or of a downscaled
 // variant stored once as a DERIVED blob ("model:<profile>" / "model:<profile>:page:<n>"),
-// and the variant's bytes for base64. An attachment past retentionAt or
+// and that same stored variant's bytes for base64. An attachment past retentionAt or
 // deleted is marked retentionExpired, so the assembly omits it.
 import { writeFile, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
@@ -142,39 +142,55 @@ export function createAttachmentModelInput(deps: { prisma: PrismaClient; blobSto
         ...(deps.maxInputPixels ? { maxInputPixels: deps.maxInputPixels } : {}),
       });
 
+    const readAll = async (key: string) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of await blobStore.getStream(key)) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    };
+
+    /**
+     * The stored variant for `variant` (a derived blob of role model:<profile>[:page:<n>]),
+     * made and stored on first use; `data` when this call made it. URL and base64 delivery
+     * share it, so an image is encoded once per profile, not once per call.
+     */
+    const storedVariant = async (
+      s: ReturnType<typeof sourceOf>,
+      variant: Exclude<AttachmentVariant, { kind: "ORIGINAL" }>,
+    ): Promise<{ key: string; contentType: string; data?: Buffer }> => {
+      const role = variant.kind === "PDF_PAGE" ? `model:${variant.profile}:page:${variant.page}` : `model:${variant.profile}`;
+      const stored = s.l.derived.find((d) => d.role === role);
+      if (stored) return { key: stored.key, contentType: stored.contentType };
+      // Made once, stored as a derived blob of the attachment (not billed, goes with it).
+      const made = await encode(s.key, variant, s.size);
+      const dir = await mkdtemp(path.join(os.tmpdir(), "cabinet-model-variant-"));
+      try {
+        const file = path.join(dir, "variant");
+        await writeFile(file, made.data);
+        await blobs.storeDerived(s.l.blob, [
+          { role, path: file, contentType: made.mimeType, size: made.data.length, width: made.size.width, height: made.size.height },
+        ]);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+      const row = await prisma.blob.findUniqueOrThrow({ where: { sourceBlobId_role: { sourceBlobId: s.l.blob.id, role } } });
+      s.l.derived.push({ id: row.id, key: row.key, role: row.role, contentType: row.contentType, metadata: row.metadata });
+      return { key: row.key, contentType: row.contentType, data: made.data };
+    };
+
     const source: AttachmentSource = {
       async signedUrl(attachment, variant) {
         const s = sourceOf(attachment, variant);
         const sign = (key: string, contentType: string) =>
           blobStore.presignGet(key, { expiresInSeconds: MODEL_INPUT_URL_SECONDS, fileName: attachment.filename, disposition: "inline", contentType });
         if (variant.kind === "ORIGINAL" || originalFits(variant, s.contentType, s.size)) return sign(s.key, s.contentType);
-        const role = variant.kind === "PDF_PAGE" ? `model:${variant.profile}:page:${variant.page}` : `model:${variant.profile}`;
-        const stored = s.l.derived.find((d) => d.role === role);
-        if (stored) return sign(stored.key, stored.contentType);
-        // Made once, stored as a derived blob of the attachment (not billed, goes with it).
-        const made = await encode(s.key, variant, s.size);
-        const dir = await mkdtemp(path.join(os.tmpdir(), "cabinet-model-variant-"));
-        try {
-          const file = path.join(dir, "variant");
-          await writeFile(file, made.data);
-          await blobs.storeDerived(s.l.blob, [
-            { role, path: file, contentType: made.mimeType, size: made.data.length, width: made.size.width, height: made.size.height },
-          ]);
-        } finally {
-          await rm(dir, { recursive: true, force: true });
-        }
-        const row = await prisma.blob.findUniqueOrThrow({ where: { sourceBlobId_role: { sourceBlobId: s.l.blob.id, role } } });
-        return sign(row.key, row.contentType);
+        const v = await storedVariant(s, variant);
+        return sign(v.key, v.contentType);
       },
       async readBytes(attachment, variant) {
         const s = sourceOf(attachment, variant);
-        if (variant.kind === "ORIGINAL" || originalFits(variant, s.contentType, s.size)) {
-          const chunks: Buffer[] = [];
-          for await (const chunk of await blobStore.getStream(s.key)) chunks.push(chunk as Buffer);
-          return { data: Buffer.concat(chunks), mimeType: s.contentType };
-        }
-        const made = await encode(s.key, variant, s.size);
-        return { data: made.data, mimeType: made.mimeType };
+        if (variant.kind === "ORIGINAL" || originalFits(variant, s.contentType, s.size)) return { data: await readAll(s.key), mimeType: s.contentType };
+        const v = await storedVariant(s, variant);
+        return { data: v.data ?? (await readAll(v.key)), mimeType: v.contentType };
       },
     };
     return buildModelInput(messages, source, options);

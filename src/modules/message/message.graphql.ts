@@ -22,7 +22,9 @@ export const MessageRef = builder.prismaNode("Message", {
     role: t.expose("role", { type: MessageRoleEnum }),
     text: t.string({ nullable: true, description: "Plain text or Markdown; null once deleted.", resolve: (m) => (m.deletedAt ? null : m.text) }),
     data: t.field({ type: "JSON", nullable: true, resolve: (m) => (m.deletedAt ? null : (m.data ?? null)) }),
-    attachmentIds: t.exposeIDList("attachmentIds", { description: "The message's attachments (att_… ids; attachments arrive with their own issue)." }),
+    attachmentIds: t.exposeIDList("attachmentIds", {
+      description: "The message's attachments (att_… ids, in the order posted); Message.attachments resolves them.",
+    }),
     status: t.expose("status", { type: MessageStatusEnum }),
     interrupted: t.exposeBoolean("interrupted", { description: "A STREAMING message completed by the stale-stream job, not by its author." }),
     clientMessageId: t.exposeString("clientMessageId", { nullable: true }),
@@ -48,7 +50,11 @@ const PostMessageInput = builder.inputType("PostMessageInput", {
     conversationId: t.id(),
     text: t.string({ required: false, description: "Plain text or Markdown, at most 32768 characters." }),
     data: t.field({ type: "JSON", required: false, description: "Structured data, at most 16384 bytes as JSON." }),
-    attachmentIds: t.idList({ required: false, description: "Reserved for attachments (next issue); must be empty for now." }),
+    attachmentIds: t.idList({
+      required: false,
+      description:
+        "Your own completed, unbound attachments of this conversation (createAttachmentUpload), bound to the message in the posting transaction; anything else refuses the post (BAD_USER_INPUT, reason ATTACHMENT_NOT_BINDABLE).",
+    }),
     clientMessageId: t.string({
       required: false,
       description: "Idempotency key (1-200 characters): a retry with the same key by the same author returns the original message.",
